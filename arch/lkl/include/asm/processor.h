@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef _ASM_LKL_PROCESSOR_H
+#define _ASM_LKL_PROCESSOR_H
+
+#include <asm/ptrace.h>
+#include <asm/host_ops.h>
+
+struct task_struct;
+
+/**
+ * struct thread_struct - how a task is carried by a host thread
+ * @regs: the (empty) register frame of the task
+ * @sched_sem: the host thread waits here while the task is switched out
+ * @tid: the host thread, 0 once it has left
+ * @exit_jb: context that returns the host thread to its start routine
+ * @dead: the kernel is halting: the host thread must leave, not run
+ * @prev_sched: the task that switched to this one (for schedule_tail)
+ * @fn: the function the task runs first
+ * @fn_arg: its argument
+ */
+struct thread_struct {
+	struct pt_regs regs;
+	struct lkl_sem *sched_sem;
+	lkl_thread_t tid;
+	struct lkl_jmp_buf *exit_jb;
+	bool dead;
+	struct task_struct *prev_sched;
+	int (*fn)(void *arg);
+	void *fn_arg;
+};
+
+#define INIT_THREAD { }
+
+#define task_pt_regs(tsk)	(&(tsk)->thread.regs)
+
+#define cpu_relax()		barrier()
+
+/* Without an MMU every address is the host's; user space has no limit. */
+#define TASK_SIZE		(~0UL)
+#define TASK_SIZE_MAX		TASK_SIZE
+#define TASK_UNMAPPED_BASE	0
+#define STACK_TOP		TASK_SIZE
+#define STACK_TOP_MAX		STACK_TOP
+
+#define KSTK_EIP(tsk)		0
+#define KSTK_ESP(tsk)		0
+
+static inline unsigned long __get_wchan(struct task_struct *p)
+{
+	return 0;
+}
+
+#endif /* _ASM_LKL_PROCESSOR_H */

@@ -275,19 +275,25 @@ void lkl_syscalls_release_waiters(long err)
  */
 void lkl_syscalls_finish_halt(void)
 {
+	/* Kernel memory may be gone once the waiter runs: read it first. */
+	struct lkl_jmp_buf *exit_jb = current->thread.exit_jb;
+	struct lkl_sem *waiter = NULL;
 	struct lkl_shadow *sh;
 
 	list_for_each_entry(sh, &shadows, node) {
-		if (sh->task != current)
-			continue;
-		sh->busy = false;
-		sh->ret = 0;
-		current->thread.tid = 0;
-		lkl_ops->thread_detach();
-		lkl_ops->sem_up(sh->done);
-		break;
+		if (sh->task == current) {
+			sh->busy = false;
+			sh->ret = 0;
+			waiter = sh->done;
+			break;
+		}
 	}
-	lkl_thread_leave(current);
+	current->thread.tid = 0;
+	lkl_ops->thread_detach();
+	if (waiter)
+		lkl_ops->sem_up(waiter);
+	lkl_ops->jmp_buf_longjmp(exit_jb, 1);
+	unreachable();
 }
 
 /**

@@ -20,9 +20,10 @@ long arch_ptrace(struct task_struct *child, long request,
 	return ptrace_request(child, request, addr, data);
 }
 
+/* Signals never run handlers in the host: there is no frame to return from. */
 SYSCALL_DEFINE0(rt_sigreturn)
 {
-	return -ENOSYS;
+	return -EINVAL;
 }
 
 void free_initmem(void)

@@ -22,21 +22,8 @@
 #include <asm/cpu.h>
 #include <asm/unistd.h>
 
-typedef long (*syscall_fn_t)(long, long, long, long, long, long);
-
-#define __SYSCALL_WITH_COMPAT(nr, native, compat) __SYSCALL(nr, native)
-
-#undef __SYSCALL
-#define __SYSCALL(nr, sym) asmlinkage long sym(long, long, long, long, long, long);
-#include <asm/syscall_table_64.h>
-
-#undef __SYSCALL
-#define __SYSCALL(nr, sym) [nr] = (syscall_fn_t)sym,
-
-static const syscall_fn_t syscall_table[__NR_syscalls] = {
-	[0 ... __NR_syscalls - 1] = (syscall_fn_t)sys_ni_syscall,
-#include <asm/syscall_table_64.h>
-};
+/* The table's filler entry (kernel/sys_ni.c). */
+asmlinkage long sys_ni_syscall(void);
 
 /**
  * struct lkl_shadow - a host thread's shadow task
@@ -69,14 +56,25 @@ static LIST_HEAD(shadows);
 static LIST_HEAD(create_queue);
 static struct task_struct *host_process;
 static struct lkl_tls_key *shadow_key;
+/* Set at halt; read by host threads without the CPU. */
+static int halted;
+
+/* After halt a host thread drops its shadow's host semaphore itself. */
+static void shadow_drop(struct lkl_shadow *sh)
+{
+	if (sh->done)
+		lkl_ops->sem_free(sh->done);
+	sh->done = NULL;
+	lkl_ops->tls_set(shadow_key, NULL);
+}
 
 static long run_syscall(long no, long *p)
 {
 	long ret;
 
 	if (no < 0 || no >= __NR_syscalls)
-		return -ENOSYS;
-	ret = syscall_table[no](p[0], p[1], p[2], p[3], p[4], p[5]);
+		return sys_ni_syscall();
+	ret = lkl_syscall_table[no](p[0], p[1], p[2], p[3], p[4], p[5]);
 
 	/* What a return to user mode would do. */
 	if (test_thread_flag(TIF_NOTIFY_SIGNAL))
@@ -182,8 +180,12 @@ static void shadow_destructor(void *data)
 {
 	struct lkl_shadow *sh = data;
 
-	if (lkl_cpu_get() < 0)
-		return;	/* halted: the kernel's memory goes away as a whole */
+	if (lkl_cpu_get() < 0) {
+		/* Halted: only the host semaphore is left to free. */
+		if (__atomic_load_n(&halted, __ATOMIC_ACQUIRE))
+			shadow_drop(sh);
+		return;
+	}
 	if (sh->task) {
 		sh->exit = true;
 		wake_up_process(sh->task);
@@ -208,7 +210,7 @@ long lkl_syscall(long no, long *params)
 	static long no_params[6];
 	struct lkl_shadow *sh;
 	unsigned long flags;
-	int ret;
+	long ret;
 
 	if (!lkl_is_running())
 		return -ENODEV;
@@ -240,7 +242,10 @@ long lkl_syscall(long no, long *params)
 	lkl_cpu_put();
 
 	lkl_ops->sem_down(sh->done);
-	return sh->ret;
+	ret = sh->ret;
+	if (__atomic_load_n(&halted, __ATOMIC_ACQUIRE))
+		shadow_drop(sh);
+	return ret;
 }
 
 /**
@@ -253,6 +258,8 @@ long lkl_syscall(long no, long *params)
 void lkl_syscalls_release_waiters(long err)
 {
 	struct lkl_shadow *sh;
+
+	__atomic_store_n(&halted, 1, __ATOMIC_RELEASE);
 
 	list_for_each_entry(sh, &shadows, node) {
 		if (sh->task == current || !sh->busy)
@@ -277,6 +284,7 @@ void lkl_syscalls_finish_halt(void)
 {
 	/* Kernel memory may be gone once the waiter runs: read it first. */
 	struct lkl_jmp_buf *exit_jb = current->thread.exit_jb;
+	struct lkl_sem *sched_sem = current->thread.sched_sem;
 	struct lkl_sem *waiter = NULL;
 	struct lkl_shadow *sh;
 
@@ -289,6 +297,8 @@ void lkl_syscalls_finish_halt(void)
 		}
 	}
 	current->thread.tid = 0;
+	current->thread.sched_sem = NULL;
+	lkl_ops->sem_free(sched_sem);
 	lkl_ops->thread_detach();
 	if (waiter)
 		lkl_ops->sem_up(waiter);
@@ -312,6 +322,14 @@ int lkl_syscalls_init(void)
  */
 void lkl_syscalls_cleanup(void)
 {
+	struct lkl_shadow *sh;
+
+	/* The caller's own shadow: no exit will drop it after the key goes. */
+	if (shadow_key) {
+		sh = lkl_ops->tls_get(shadow_key);
+		if (sh)
+			shadow_drop(sh);
+	}
 	if (shadow_key)
 		lkl_ops->tls_free(shadow_key);
 	shadow_key = NULL;

@@ -2,6 +2,7 @@
 #ifndef _ASM_LKL_CPU_H
 #define _ASM_LKL_CPU_H
 
+#include <linux/linkage.h>
 #include <linux/types.h>
 
 /* Ownership of the single LKL CPU by host threads (kernel/cpu.c). */
@@ -26,7 +27,10 @@ void lkl_threads_kill_all(void);
 struct task_struct;
 void __noreturn lkl_thread_leave(struct task_struct *task);
 
-/* Syscall entry (kernel/syscalls.c). */
+/* Syscall entry (kernel/syscalls.c, kernel/syscall_table.c). */
+typedef long (*lkl_syscall_fn_t)(long, long, long, long, long, long);
+extern const lkl_syscall_fn_t lkl_syscall_table[];
+
 int lkl_syscalls_init(void);
 void lkl_syscalls_cleanup(void);
 void lkl_syscalls_release_waiters(long err);

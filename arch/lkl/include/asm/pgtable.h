@@ -6,8 +6,6 @@
 #include <asm-generic/pgtable-nopmd.h>
 #include <asm/page.h>
 
-#define kern_addr_valid(addr)	1
-
 #define PAGE_NONE		__pgprot(0)
 #define PAGE_SHARED		__pgprot(0)
 #define PAGE_COPY		__pgprot(0)

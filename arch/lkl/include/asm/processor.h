@@ -42,8 +42,15 @@ struct thread_struct {
 #define STACK_TOP		TASK_SIZE
 #define STACK_TOP_MAX		STACK_TOP
 
-#define KSTK_EIP(tsk)		0
-#define KSTK_ESP(tsk)		0
+static inline unsigned long KSTK_EIP(struct task_struct *tsk)
+{
+	return 0;
+}
+
+static inline unsigned long KSTK_ESP(struct task_struct *tsk)
+{
+	return 0;
+}
 
 static inline unsigned long __get_wchan(struct task_struct *p)
 {

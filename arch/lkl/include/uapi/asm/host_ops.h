@@ -41,14 +41,16 @@ struct lkl_jmp_buf {
  * @thread_create: start a joinable host thread running @f(@arg); 0 on failure
  * @thread_detach: detach the calling thread
  * @thread_exit: terminate the calling thread
- * @thread_join: wait for @tid to end; 0 on success
+ * @thread_join: wait for @tid to end; 0 on success, negative errno otherwise
  * @thread_self: handle of the calling thread
  * @thread_equal: non-zero if @a and @b name the same thread
- * @thread_stack: base of the calling thread's stack, its size in @size
+ * @thread_stack: lowest address of the calling thread's stack, its size
+ *	in @size
  * @tls_alloc: thread-local key whose @destructor (if any) runs with the
  *	thread's non-NULL value when a thread exits; NULL on failure
  * @tls_free: free a key
- * @tls_set: set the calling thread's value for @key; 0 on success
+ * @tls_set: set the calling thread's value for @key; 0 on success,
+ *	negative errno otherwise
  * @tls_get: the calling thread's value for @key
  * @mem_alloc: general host memory
  * @mem_free: free memory from @mem_alloc
@@ -59,7 +61,9 @@ struct lkl_jmp_buf {
  * @timer_set_oneshot: arm @timer to fire once after @delta nanoseconds
  * @timer_free: disarm and free a timer; waits for a running callback
  * @ioremap: map device memory at @addr of @size bytes for MMIO access
- * @iomem_access: read or write (@write non-zero) @size bytes of MMIO at @addr
+ * @iomem_access: read or write (@write non-zero) @size (1, 2, 4 or 8) bytes
+ *	of MMIO at @addr; 0 on success, -EFAULT for an address no device
+ *	claims (a read then yields all ones), -EINVAL for a bad size
  * @gettid: host thread id of the caller, for diagnostics
  * @jmp_buf_set: save the context in @jmpb, then call @f; returns when @f
  *	returns or when @jmp_buf_longjmp is called on @jmpb

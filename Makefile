@@ -1,0 +1,191 @@
+# LKL: Linux as a library. This Makefile drives the whole build:
+#
+#   deps -> base -> tree -> kernel -> headers -> host   (= all)
+#
+#   deps     check for the build's tools and packages (installs them when root;
+#            `make test` also checks for what the tests need)
+#   base     verify the 6.12.y base tarball and cache it (scripts/base.sh, BASE)
+#   tree     assemble build/linux: base + patches/series + overlay (scripts/assemble.sh)
+#   kernel   build/kobj/lkl.o, syscall_defs.txt and the kernel's uapi headers
+#   headers  build/lkl/include (scripts/headers.sh)
+#   host     CMake build of tools/lkl: build/lkl/{lib,tests,bin}
+#
+# `make help` lists the targets and the variables that change them.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := all
+.NOTPARALLEL:
+MAKEFLAGS += --no-print-directory
+# Keep our command-line variables (BUILD=, V=, ...) out of the kernel's and
+# kselftest's makes: kselftest has a BUILD variable of its own.
+MAKEOVERRIDES :=
+
+ROOT := $(CURDIR)
+BUILD ?= build
+override BUILD := $(abspath $(BUILD))
+LKL_CACHE ?= $(HOME)/.cache/lkl
+override LKL_CACHE := $(abspath $(LKL_CACHE))
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+SANITIZE ?= 0
+V ?= 0
+FORCE ?= 0
+BASE_TARBALL ?=
+ARGS ?=
+# After the defaults: make 4.3's unexport defines an unset variable as empty.
+unexport BUILD JOBS SANITIZE V FORCE BASE_TARBALL ARGS
+
+SRC := $(BUILD)/linux
+KOBJ := $(BUILD)/kobj
+INCLUDE := $(BUILD)/lkl/include
+ifeq ($(SANITIZE),1)
+HOSTB := $(BUILD)/host-asan
+OUT := $(BUILD)/lkl-asan
+RESULTS := $(BUILD)/test-results-asan
+CMAKE_SANITIZE := ON
+else
+HOSTB := $(BUILD)/host
+OUT := $(BUILD)/lkl
+RESULTS := $(BUILD)/test-results
+CMAKE_SANITIZE := OFF
+endif
+
+ifeq ($(V),1)
+Q :=
+QUIET :=
+KBUILD_V := V=1
+CMAKE_V := --verbose
+else
+Q := @
+QUIET := >/dev/null
+KBUILD_V :=
+CMAKE_V :=
+endif
+
+# Environment of the scripts.
+export LKL_ROOT := $(ROOT)
+export LKL_BUILD := $(BUILD)
+export LKL_CACHE
+export LKL_VERBOSE := $(V)
+export CCACHE_DIR ?= $(LKL_CACHE)/ccache
+# Paths under the checkout are hashed relative to it: a fresh clone elsewhere
+# (CI) still hits the cache.
+export CCACHE_BASEDIR ?= $(ROOT)
+export CCACHE_NOHASHDIR ?= 1
+
+# With `make -jN` the sub-makes share our job server; otherwise use $(JOBS).
+jobs = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(JOBS))
+KMAKE = $(MAKE) -C $(SRC) ARCH=lkl O=$(KOBJ) CC="ccache gcc" HOSTCC="ccache gcc" $(KBUILD_V)
+# Kbuild takes ~10 s to find nothing to do in a full tree; the kernel step is
+# skipped when no file it reads changed since its last success (the stamp holds
+# the start time of that build and the compiler it used). tools/lkl and
+# tools/testing hold the host side and kselftest outputs, which kbuild never reads.
+KSTAMP := $(KOBJ)/.lkl-kernel-stamp
+kernel_id = $(shell gcc -dumpfullversion) $(KBUILD_ID)
+KBUILD_ID := ARCH=lkl CC=ccache-gcc
+kernel_up_to_date = [ -f $(KSTAMP) ] && [ "$$(cat $(KSTAMP))" = "$(kernel_id)" ] && \
+	[ -f $(KOBJ)/lkl.o ] && [ -f $(KOBJ)/syscall_defs.txt ] && [ ! $(KOBJ)/.config -nt $(KSTAMP) ] && \
+	[ -z "$$(find $(SRC) \( -path $(SRC)/.git -o -path $(SRC)/tools/lkl -o -path $(SRC)/tools/testing \) \
+		-prune -o -newer $(KSTAMP) -print -quit)" ]
+CMAKE_ARGS := -S $(SRC)/tools/lkl -B $(HOSTB) -DLKL_INCLUDE_DIR=$(INCLUDE) \
+	-DLKL_KERNEL_OBJ=$(KOBJ)/lkl.o -DLKL_OUTPUT_DIR=$(OUT) -DLKL_SANITIZE=$(CMAKE_SANITIZE) \
+	-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+
+.PHONY: all deps base tree kernel headers host test run clean distclean distclean-cache help
+
+all: host
+	$(Q)echo "all: $(patsubst $(ROOT)/%,%,$(OUT)): lib/liblkl.a, $$(ls $(OUT)/tests/*_test 2>/dev/null | wc -l) test binaries, bin: $$(ls $(OUT)/bin 2>/dev/null | xargs)"
+
+# What only the tests need is checked (and installed) when `test` is a goal.
+deps:
+	$(Q)$(ROOT)/scripts/install-deps.sh --ensure $(if $(filter test,$(MAKECMDGOALS)),,--build-only) \
+		$(if $(BASE_TARBALL),--no-base)
+
+base: deps
+	$(Q)BASE_TARBALL="$(BASE_TARBALL)" $(ROOT)/scripts/base.sh
+
+tree: base
+	$(Q)FORCE=$(FORCE) $(ROOT)/scripts/assemble.sh
+
+kernel: tree
+	$(Q)[ -f $(CCACHE_DIR)/ccache.conf ] || { mkdir -p $(CCACHE_DIR) && ccache -M 5G >/dev/null; }
+	$(Q)mkdir -p $(KOBJ)
+	$(Q)defconfig=$(SRC)/arch/lkl/configs/defconfig; \
+	[ -f $$defconfig ] || { echo "error: arch/lkl/configs/defconfig is missing" >&2; exit 1; }; \
+	if [ ! -f $(KOBJ)/.config ] || ! cmp -s $$defconfig $(KOBJ)/.lkl-defconfig; then \
+		[ ! -f $(KOBJ)/.config ] || echo "kernel: arch/lkl/configs/defconfig changed: configuring again"; \
+		$(KMAKE) defconfig $(QUIET); \
+		cp $$defconfig $(KOBJ)/.lkl-defconfig; \
+	fi
+	+$(Q)if $(kernel_up_to_date); then \
+		echo "kernel: up to date (no change in $(patsubst $(ROOT)/%,%,$(SRC)) outside tools/lkl and tools/testing)"; \
+	else \
+		rm -f $(KSTAMP); echo "$(kernel_id)" >$(KSTAMP).new; \
+		$(KMAKE) $(jobs); \
+		$(KMAKE) $(jobs) headers_install INSTALL_HDR_PATH=$(KOBJ)/usr $(QUIET); \
+		[ -f $(KOBJ)/lkl.o ] && [ -f $(KOBJ)/syscall_defs.txt ] || \
+			{ echo "error: the kernel build made no lkl.o and syscall_defs.txt in $(KOBJ)" >&2; exit 1; }; \
+		mv $(KSTAMP).new $(KSTAMP); \
+		echo "kernel: $(patsubst $(ROOT)/%,%,$(KOBJ))/lkl.o ($$(du -h $(KOBJ)/lkl.o | cut -f1)), $$(wc -l <$(KOBJ)/syscall_defs.txt) syscalls"; \
+	fi
+
+headers: kernel
+	$(Q)$(ROOT)/scripts/headers.sh $(SRC) $(KOBJ) $(INCLUDE) $(JOBS)
+ifneq ($(OUT),$(BUILD)/lkl)
+	@# Every output dir is a complete LKL_BUILD_DIR (include/, lib/, tests/, bin/).
+	$(Q)mkdir -p $(OUT) && ln -sfn ../lkl/include $(OUT)/include
+endif
+
+host: headers
+	$(Q)[ -f $(SRC)/tools/lkl/CMakeLists.txt ] || { echo "error: tools/lkl/CMakeLists.txt is missing" >&2; exit 1; }
+	$(Q)if [ ! -f $(HOSTB)/CMakeCache.txt ] || [ "$$(cat $(HOSTB)/.lkl-cmake-args 2>/dev/null)" != "$(CMAKE_ARGS)" ]; then \
+		cmake $(CMAKE_ARGS) $(QUIET) && echo "$(CMAKE_ARGS)" >$(HOSTB)/.lkl-cmake-args; \
+	fi
+	+$(Q)cmake --build $(HOSTB) $(CMAKE_V) $(if $(jobs),-j $(JOBS)) \
+		$(if $(filter 1,$(V)),,| { grep -v '^\[ *[0-9]*%\] Built target' || true; })
+
+test: all
+	$(Q)LKL_OUT=$(OUT) LKL_SRC=$(SRC) LKL_RESULTS=$(RESULTS) LKL_SANITIZE=$(SANITIZE) \
+		$(ROOT)/scripts/run-tests.sh
+
+run: all
+	$(Q)[ -x $(OUT)/bin/lkl-demo ] || { echo "error: $(OUT)/bin/lkl-demo was not built" >&2; exit 1; }
+	$(Q)$(OUT)/bin/lkl-demo $(ARGS)
+
+# Outputs only: the assembled tree (which may hold work in progress) and the
+# caches stay.
+clean:
+	$(Q)rm -rf $(KOBJ) $(BUILD)/host $(BUILD)/host-asan $(BUILD)/lkl $(BUILD)/lkl-asan \
+		$(BUILD)/test-results $(BUILD)/test-results-asan $(BUILD)/.lkl/headers.stamp
+
+# Deletes $(BUILD) only if it holds nothing but what the build makes.
+BUILD_ENTRIES := linux|linux\.tmp\..*|kobj|host|host-asan|lkl|lkl-asan|test-results|test-results-asan|\.lkl
+distclean:
+	$(Q)if [ -d $(BUILD) ]; then \
+		other=$$(ls -A $(BUILD) | { grep -vxE '$(BUILD_ENTRIES)' || true; } | head -n 3 | xargs); \
+		[ -z "$$other" ] || { echo "error: $(BUILD) holds files the build did not make ($$other): not deleting it" >&2; exit 1; }; \
+	fi
+	$(Q)FORCE=$(FORCE) $(ROOT)/scripts/assemble.sh --check-clean
+	$(Q)rm -rf $(BUILD)
+
+# Also the base cache and the compiler cache (other users of $(LKL_CACHE) are left alone).
+distclean-cache: distclean
+	$(Q)rm -rf $(LKL_CACHE)/base $(if $(filter $(LKL_CACHE)/%,$(CCACHE_DIR)),$(CCACHE_DIR))
+
+help:
+	@echo "Targets:"
+	@echo "  all (default)    verify the base, assemble build/linux, build the kernel, headers and liblkl"
+	@echo "  test             all, then every GoogleTest binary and the lkl kselftests (scripts/run-tests.sh);"
+	@echo "                   the last line is 'N passed, N failed, N skipped'"
+	@echo "  run              all, then build/lkl/bin/lkl-demo \$$ARGS"
+	@echo "  deps base tree kernel headers host   the steps of all, each with the ones before it"
+	@echo "  clean            remove build outputs; keep build/linux and the caches"
+	@echo "  distclean        remove \$$BUILD (refuses if build/linux holds unsaved work; FORCE=1)"
+	@echo "  distclean-cache  distclean, and remove the base and compiler caches"
+	@echo "Variables:"
+	@echo "  BUILD=dir        build directory (default: build)"
+	@echo "  BASE_TARBALL=f   a kernel.org linux-6.12.y tarball instead of Debian's linux-source-6.12"
+	@echo "  LKL_CACHE=dir    cache outside the tree (default: ~/.cache/lkl); CCACHE_DIR defaults to \$$LKL_CACHE/ccache"
+	@echo "  SANITIZE=1       host side with ASan+UBSan in build/host-asan -> build/lkl-asan"
+	@echo "  JOBS=n           parallel jobs (default: nproc)   V=1  verbose"
+	@echo "  FORCE=1          overwrite overlay files edited in build/linux; distclean without checks"

@@ -1,0 +1,74 @@
+// POSIX implementations of the kernel's host operations, one concern per file.
+//
+// Every function here is called by the kernel through struct lkl_host_operations (see
+// posix_host.cc), so each one is noexcept, never throws, never aborts on a recoverable error and
+// returns the failure value documented in <lkl/asm/host_ops.h>. The glue is built without
+// exceptions and RTTI and never uses operator new, so liblkl.a links into a plain C program with
+// only -lpthread.
+#ifndef LKL_LIB_HOST_HOST_H
+#define LKL_LIB_HOST_HOST_H
+
+#include <pthread.h>
+
+#include <lkl/asm/host_ops.h>
+
+namespace lkl::host {
+
+// console.cc: kernel console and panic; see LKL_CONSOLE in console.cc.
+void print(const char *str, int len) noexcept;
+[[noreturn]] void panic() noexcept;
+
+// sync.cc: futex-based counting semaphores and (recursive) mutexes.
+lkl_sem *sem_alloc(int count) noexcept;
+void sem_free(lkl_sem *sem) noexcept;
+void sem_up(lkl_sem *sem) noexcept;
+void sem_down(lkl_sem *sem) noexcept;
+lkl_mutex *mutex_alloc(int recursive) noexcept;
+void mutex_free(lkl_mutex *mutex) noexcept;
+void mutex_lock(lkl_mutex *mutex) noexcept;
+void mutex_unlock(lkl_mutex *mutex) noexcept;
+
+// thread.cc: pthreads.
+lkl_thread_t thread_create(void (*fn)(void *), void *arg) noexcept;
+void thread_detach() noexcept;
+[[noreturn]] void thread_exit() noexcept;
+int thread_join(lkl_thread_t tid) noexcept;
+lkl_thread_t thread_self() noexcept;
+int thread_equal(lkl_thread_t a, lkl_thread_t b) noexcept;
+void *thread_stack(unsigned long *size) noexcept;
+long gettid() noexcept;
+int pin_cpu(int cpu) noexcept;
+
+// Starts a host thread with every asynchronous signal blocked, so that the application's signal
+// handlers never run on (and never interrupt) kernel threads. Returns 0 or a positive errno.
+int spawn_thread(pthread_t *thread, void *(*start)(void *), void *arg) noexcept;
+
+// tls.cc: pthread keys.
+lkl_tls_key *tls_alloc(void (*destructor)(void *)) noexcept;
+void tls_free(lkl_tls_key *key) noexcept;
+int tls_set(lkl_tls_key *key, void *data) noexcept;
+void *tls_get(lkl_tls_key *key) noexcept;
+
+// memory.cc: malloc for objects, anonymous mappings for kernel RAM.
+void *mem_alloc(unsigned long size) noexcept;
+void mem_free(void *addr) noexcept;
+void *page_alloc(unsigned long size) noexcept;
+void page_free(void *addr, unsigned long size) noexcept;
+
+// timer.cc: CLOCK_MONOTONIC and one-shot timers, one host thread per timer.
+unsigned long long time_ns() noexcept;
+lkl_timer *timer_alloc(void (*fn)(void *), void *arg) noexcept;
+int timer_set_oneshot(lkl_timer *timer, unsigned long delta_ns) noexcept;
+void timer_free(lkl_timer *timer) noexcept;
+
+// jmp.cc: setjmp/longjmp without signal masks.
+void jmp_buf_set(lkl_jmp_buf *jmpb, void (*fn)()) noexcept;
+[[noreturn]] void jmp_buf_longjmp(lkl_jmp_buf *jmpb, int val) noexcept;
+
+// ../iomem.cc: MMIO dispatch to registered device regions.
+void *ioremap(long addr, int size) noexcept;
+int iomem_access(const volatile void *addr, void *val, int size, int write) noexcept;
+
+}  // namespace lkl::host
+
+#endif  // LKL_LIB_HOST_HOST_H

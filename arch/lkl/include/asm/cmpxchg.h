@@ -11,8 +11,9 @@
 
 #define arch_cmpxchg(ptr, o, n)						\
 ({									\
-	__typeof__(*(ptr)) __old = (o);					\
-	__atomic_compare_exchange_n((ptr), &__old, (n), false,		\
+	__typeof__(ptr) __ptr = (ptr);					\
+	__typeof__(*__ptr) __old = (o);					\
+	__atomic_compare_exchange_n(__ptr, &__old, (n), false,		\
 				    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);\
 	__old;								\
 })

@@ -16,6 +16,4 @@ typedef unsigned long elf_greg_t;
 typedef elf_greg_t elf_gregset_t[ELF_NGREG];
 typedef struct { unsigned long unused; } elf_fpregset_t;
 
-#define elf_check_arch(x)	0
-
 #endif /* _ASM_LKL_ELF_H */

@@ -91,7 +91,7 @@ CMAKE_ARGS := -S $(SRC)/tools/lkl -B $(HOSTB) -DLKL_INCLUDE_DIR=$(INCLUDE) \
 	-DLKL_KERNEL_OBJ=$(KOBJ)/lkl.o -DLKL_OUTPUT_DIR=$(OUT) -DLKL_SANITIZE=$(CMAKE_SANITIZE) \
 	-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 
-.PHONY: all deps base tree kernel headers host test run clean distclean distclean-cache help
+.PHONY: all deps base tree kernel headers host test bench run clean distclean distclean-cache help
 
 all: host
 	$(Q)echo "all: $(patsubst $(ROOT)/%,%,$(OUT)): lib/liblkl.a, $$(ls $(OUT)/tests/*_test 2>/dev/null | wc -l) test binaries, bin: $$(ls $(OUT)/bin 2>/dev/null | xargs)"
@@ -148,9 +148,19 @@ test: all
 	$(Q)LKL_OUT=$(OUT) LKL_SRC=$(SRC) LKL_RESULTS=$(RESULTS) LKL_SANITIZE=$(SANITIZE) \
 		$(ROOT)/scripts/run-tests.sh
 
+# Not part of test: TCP_RR/TCP_STREAM over every path the machine allows, as a table and JSON.
+bench: all
+	$(Q)LKL_OUT=$(OUT) $(ROOT)/scripts/bench.sh $(ARGS)
+
+# The demo (boot, banner, getpid latency), then TCP served and measured by the library's stack
+# next to the host's, over each one's loopback (make bench covers the network paths).
+RUN_TCP := -t TCP_RR,TCP_STREAM -n 20000 -w 1000 -b 512M
 run: all
-	$(Q)[ -x $(OUT)/bin/lkl-demo ] || { echo "error: $(OUT)/bin/lkl-demo was not built" >&2; exit 1; }
+	$(Q)for b in lkl-demo lkl-perf; do [ -x $(OUT)/bin/$$b ] || { echo "error: $(OUT)/bin/$$b was not built" >&2; exit 1; }; done
 	$(Q)$(OUT)/bin/lkl-demo $(ARGS)
+	$(Q)echo "== TCP over loopback: host kernel, then the library (lkl-perf loopback $(RUN_TCP))"
+	$(Q)$(OUT)/bin/lkl-perf loopback -s host $(RUN_TCP)
+	$(Q)$(OUT)/bin/lkl-perf loopback -s lkl $(RUN_TCP)
 
 # Outputs only: the assembled tree (which may hold work in progress) and the
 # caches stay.
@@ -159,7 +169,7 @@ clean:
 		$(BUILD)/test-results $(BUILD)/test-results-asan $(BUILD)/.lkl/headers.stamp
 
 # Deletes $(BUILD) only if it holds nothing but what the build makes.
-BUILD_ENTRIES := linux|linux\.tmp\..*|kobj|host|host-asan|lkl|lkl-asan|test-results|test-results-asan|\.lkl
+BUILD_ENTRIES := linux|linux\.tmp\..*|kobj|host|host-asan|lkl|lkl-asan|test-results|test-results-asan|\.lkl|bench
 distclean:
 	$(Q)if [ -d $(BUILD) ]; then \
 		other=$$(ls -A $(BUILD) | { grep -vxE '$(BUILD_ENTRIES)' || true; } | head -n 3 | xargs); \
@@ -177,7 +187,10 @@ help:
 	@echo "  all (default)    verify the base, assemble build/linux, build the kernel, headers and liblkl"
 	@echo "  test             all, then every GoogleTest binary and the lkl kselftests (scripts/run-tests.sh);"
 	@echo "                   the last line is 'N passed, N failed, N skipped'"
-	@echo "  run              all, then build/lkl/bin/lkl-demo \$$ARGS"
+	@echo "  bench            all, then scripts/bench.sh \$$ARGS: lkl-perf TCP_RR/TCP_STREAM, host vs library,"
+	@echo "                   table of ratios + build/bench/bench.json (ARGS=--quick for a short run)"
+	@echo "  run              all, then build/lkl/bin/lkl-demo \$$ARGS and TCP_RR/TCP_STREAM over the"
+	@echo "                   loopback of the host and of the library (lkl-perf)"
 	@echo "  deps base tree kernel headers host   the steps of all, each with the ones before it"
 	@echo "  clean            remove build outputs; keep build/linux and the caches"
 	@echo "  distclean        remove \$$BUILD (refuses if build/linux holds unsaved work; FORCE=1)"

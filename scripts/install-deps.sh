@@ -27,12 +27,16 @@ xz-utils           xz
 libelf-dev         /usr/include/libelf.h
 libgtest-dev       /usr/include/gtest/gtest.h
 libgmock-dev       /usr/include/gmock/gmock.h
+nlohmann-json3-dev /usr/include/nlohmann/json.hpp
 linux-source-6.12  /usr/src/linux-source-6.12.tar.xz
 '
 # What only the tests need (make test, .ci/run): add test tools here.
 TEST_DEPS='
 pkg-config         pkg-config
 iproute2           ip
+curl               curl
+nginx-light        nginx
+sockperf           sockperf
 '
 BASE_PACKAGE=linux-source-6.12
 
@@ -131,5 +135,13 @@ export DEBIAN_FRONTEND=noninteractive
 # One index update per run (the CI script sets LKL_APT_UPDATED after its own).
 if [ "${LKL_APT_UPDATED:-0}" != 1 ]; then
 	apt-get update -q
+fi
+# The tests start their own nginx in a namespace: keep package scripts from starting services
+# on the host (a policy-rc.d already in place, as in containers, is left alone).
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\n# installed by lkl scripts/install-deps.sh for one apt-get run\nexit 101\n' >"$policy"
+	chmod 755 "$policy"
+	trap 'rm -f "$policy"' EXIT
 fi
 apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -50,6 +50,8 @@ extern "C" {
 /* The socket and dirent ABI the uapi lacks comes before the wrappers, which name its structs. */
 #include <lkl/abi.h>
 #include <lkl/asm/syscalls.h>
+#include <lkl/net_config.h>
+#include <lkl/netdev.h>
 
 /**
  * lkl_strerror - description of an LKL errno

@@ -54,6 +54,9 @@ void *mem_alloc(unsigned long size) noexcept;
 void mem_free(void *addr) noexcept;
 void *page_alloc(unsigned long size) noexcept;
 void page_free(void *addr, unsigned long size) noexcept;
+// True if [addr, addr + size) lies inside one block page_alloc handed out and page_free has not
+// taken back: the kernel's RAM, which devices may read and write on the driver's behalf.
+bool memory_contains(const void *addr, unsigned long size) noexcept;
 
 // timer.cc: CLOCK_MONOTONIC and one-shot timers, one host thread per timer.
 unsigned long long time_ns() noexcept;

@@ -1,0 +1,240 @@
+// SocketOps over the library kernel: boots it (with a virtio-net device if asked), configures
+// its network, and maps each call to its lkl_sys_*() wrapper.
+#include "lkl_sockets.h"
+
+#include <lkl.h>
+#include <lkl/asm/socket.h>
+#include <lkl/kernel.hpp>
+#include <lkl/netcfg.hpp>
+
+#if __has_include(<lkl/net.hpp>)
+#include <lkl/net.hpp>
+#define LKL_PERF_HAVE_NETDEV 1
+#else
+#define LKL_PERF_HAVE_NETDEV 0
+#endif
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+
+namespace perf {
+namespace {
+
+// Both kernels are Linux: the same sockaddr layouts and family numbers.
+static_assert(AF_INET == LKL_AF_INET && AF_INET6 == LKL_AF_INET6);
+static_assert(sizeof(sockaddr_in) == sizeof(lkl_sockaddr_in));
+static_assert(sizeof(sockaddr_in6) == sizeof(lkl_sockaddr_in6));
+// main.cc compares the errno of a failed connect with the host's names.
+static_assert(ECONNREFUSED == LKL_ECONNREFUSED && EHOSTUNREACH == LKL_EHOSTUNREACH &&
+              ENETUNREACH == LKL_ENETUNREACH && ETIMEDOUT == LKL_ETIMEDOUT &&
+              EINPROGRESS == LKL_EINPROGRESS);
+
+// The longest link name lkl_netdev_shm_create() takes (see <lkl/netdev.h>).
+constexpr size_t kMaxShmName = 90;
+
+int result(long ret) { return static_cast<int>(ret); }
+
+unsigned int ufd(int fd) { return static_cast<unsigned int>(fd); }
+
+lkl_sockaddr *lkl_addr(const Endpoint &ep) {
+  return reinterpret_cast<lkl_sockaddr *>(const_cast<sockaddr_storage *>(&ep.addr));
+}
+
+#if LKL_PERF_HAVE_NETDEV
+unsigned parse_offload(const std::string &text) {
+  if (text == "all") return lkl::kOffloadAll;
+  if (text == "none") return 0;
+  char *end = nullptr;
+  errno = 0;
+  const unsigned long mask = std::strtoul(text.c_str(), &end, 0);
+  if (text.empty() || *end || errno || mask > 0xffffffffUL)
+    throw UsageError("--lkl-offload: expected all, none or a bit mask, got \"" + text + "\"");
+  return static_cast<unsigned>(mask);
+}
+#endif
+
+class LklSockets final : public SocketOps {
+ public:
+  explicit LklSockets(const LklConfig &config) : config_(config) {
+    std::string kind, ifname;  // ifname: the interface, or the name of the shm link
+    if (!config.netdev.empty() && config.netdev != "loopback") {
+      const auto colon = config.netdev.find(':');
+      kind = config.netdev.substr(0, colon);
+      if (colon == std::string::npos || (kind != "tap" && kind != "raw" && kind != "shm"))
+        throw UsageError(
+            "--lkl-netdev: expected loopback, tap:<ifname>, raw:<ifname> or shm:<name>, got \"" +
+            config.netdev + "\"");
+      ifname = config.netdev.substr(colon + 1);
+      if (ifname.empty())
+        throw UsageError(
+            "--lkl-netdev: \"" + config.netdev + "\" names no " +
+            (kind == "shm" ? "link (shm:<name>)" : "interface (" + kind + ":<ifname>)"));
+      if (kind == "shm" && ifname.size() > kMaxShmName)
+        throw UsageError("--lkl-netdev: the shm link name is longer than " +
+                         std::to_string(kMaxShmName) + " bytes");
+    } else if (!config.addresses.empty() || !config.gateway.empty()) {
+      throw UsageError("--lkl-ip and --lkl-gateway need a device (--lkl-netdev)");
+    }
+    std::vector<lkl::IpPrefix> prefixes;
+    try {
+      for (const auto &a : config.addresses) prefixes.push_back(lkl::IpPrefix::parse(a));
+      if (!config.gateway.empty()) gateway_ = lkl::IpAddress::parse(config.gateway);
+    } catch (const lkl::Error &e) {
+      throw UsageError(e.what());
+    }
+
+    if (!kind.empty()) {
+#if LKL_PERF_HAVE_NETDEV
+      const unsigned offload = parse_offload(config.offload);
+      try {
+        // shm: blocks until the peer process joins the link (up to 30 s).
+        backend_.emplace(kind == "tap"   ? lkl::NetBackend::tap(ifname, offload)
+                         : kind == "shm" ? lkl::NetBackend::shm(ifname, offload)
+                                         : lkl::NetBackend::raw(ifname));
+        lkl::NetDeviceOptions options;
+        options.offload = offload;
+        options.busy_poll_us = config.busy_poll_us;
+        device_.emplace(*backend_, options);
+      } catch (const lkl::Error &e) {
+        std::string what = config.netdev + ": " + e.what();
+        if (kind == "shm" && e.err() == ETIMEDOUT)
+          what += " (no other process joined the link within 30 s)";
+        throw Error(what);
+      }
+#else
+      throw UsageError("--lkl-netdev " + config.netdev +
+                       ": this build of lkl-perf has no network devices (only loopback)");
+#endif
+    }
+
+    try {
+      kernel_.emplace(config.cmdline);
+      lkl::Interface::named("lo").up();
+#if LKL_PERF_HAVE_NETDEV
+      if (device_) {
+        lkl::Interface dev(device_->ifindex());
+        dev.up();
+        for (const auto &p : prefixes) dev.set_address(p);
+        for (const auto &p : prefixes)
+          if (p.addr.family() == LKL_AF_INET6) dev.wait_dad(p.addr);
+        if (gateway_) lkl::set_gateway(*gateway_);
+      }
+#endif
+      for (const auto &[key, value] : config.sysctls) lkl::sysctl(key, value);
+    } catch (const lkl::Error &e) {
+      throw Error(std::string("library kernel: ") + e.what());
+    }
+  }
+
+  const char *name() const override { return "lkl"; }
+
+  nlohmann::ordered_json describe() const override {
+    lkl_new_utsname uts{};
+    lkl_sys_uname(&uts);
+    nlohmann::ordered_json d = {{"stack", "lkl"},
+                                {"kernel", std::string(uts.sysname) + " " + uts.release},
+                                {"cmdline", config_.cmdline},
+                                {"netdev", config_.netdev.empty() ? "loopback" : config_.netdev}};
+    if (!config_.netdev.empty() && config_.netdev != "loopback") {
+      d["offload"] = config_.offload;
+      d["busy_poll_us"] = config_.busy_poll_us;
+    }
+    return d;
+  }
+
+  std::string error_text(int err) const override { return lkl_strerror(err); }
+
+  int socket(int family) override {
+    return result(lkl_sys_socket(family, LKL_SOCK_STREAM | LKL_SOCK_CLOEXEC, 0));
+  }
+
+  int bind(int fd, const Endpoint &ep) override {
+    return result(lkl_sys_bind(fd, lkl_addr(ep), static_cast<int>(ep.len)));
+  }
+
+  int listen(int fd, int backlog) override { return result(lkl_sys_listen(fd, backlog)); }
+
+  int accept(int fd) override {
+    return result(lkl_sys_accept4(fd, nullptr, nullptr, LKL_SOCK_CLOEXEC));
+  }
+
+  int connect(int fd, const Endpoint &ep) override {
+    return result(lkl_sys_connect(fd, lkl_addr(ep), static_cast<int>(ep.len)));
+  }
+
+  long send(int fd, const void *buf, size_t len) override {
+    return lkl_sys_sendto(fd, const_cast<void *>(buf), len, LKL_MSG_NOSIGNAL, nullptr, 0);
+  }
+
+  long recv(int fd, void *buf, size_t len) override {
+    return lkl_sys_recvfrom(fd, buf, len, 0, nullptr, nullptr);
+  }
+
+  int shutdown_write(int fd) override { return result(lkl_sys_shutdown(fd, LKL_SHUT_WR)); }
+
+  int close(int fd) override { return result(lkl_sys_close(ufd(fd))); }
+
+  int local_endpoint(int fd, Endpoint *ep) override {
+    int len = sizeof(ep->addr);
+    const long ret = lkl_sys_getsockname(fd, reinterpret_cast<lkl_sockaddr *>(&ep->addr), &len);
+    ep->len = static_cast<socklen_t>(len);
+    return result(ret);
+  }
+
+  int set_option(int fd, SockOpt opt, int value) override {
+    auto set = [&](int level, int name) {
+      return result(
+          lkl_sys_setsockopt(fd, level, name, reinterpret_cast<char *>(&value), sizeof(value)));
+    };
+    switch (opt) {
+      case SockOpt::kReuseAddr:
+        return set(LKL_SOL_SOCKET, LKL_SO_REUSEADDR);
+      case SockOpt::kNoDelay:
+        return set(LKL_SOL_TCP, LKL_TCP_NODELAY);
+      case SockOpt::kSendBuffer:
+        return set(LKL_SOL_SOCKET, LKL_SO_SNDBUF);
+      case SockOpt::kReceiveBuffer:
+        return set(LKL_SOL_SOCKET, LKL_SO_RCVBUF);
+    }
+    return -LKL_EINVAL;
+  }
+
+  int set_timeout(int fd, std::chrono::milliseconds limit) override {
+    __lkl__kernel_sock_timeval tv{};
+    tv.tv_sec = limit.count() / 1000;
+    tv.tv_usec = limit.count() % 1000 * 1000;
+    for (int name : {LKL_SO_RCVTIMEO_NEW, LKL_SO_SNDTIMEO_NEW}) {
+      const long ret =
+          lkl_sys_setsockopt(fd, LKL_SOL_SOCKET, name, reinterpret_cast<char *>(&tv), sizeof(tv));
+      if (ret < 0) return result(ret);
+    }
+    return 0;
+  }
+
+  int wait_readable(int fd, int timeout_ms) override {
+    lkl_pollfd pfd = {fd, LKL_POLLIN, 0};
+    return result(lkl_sys_poll(&pfd, 1, timeout_ms));
+  }
+
+ private:
+  LklConfig config_;
+  std::optional<lkl::IpAddress> gateway_;
+#if LKL_PERF_HAVE_NETDEV
+  // Outlive the kernel: removed and freed after it halts.
+  std::optional<lkl::NetBackend> backend_;
+  std::optional<lkl::NetDevice> device_;
+#endif
+  std::optional<lkl::Kernel> kernel_;
+};
+
+}  // namespace
+
+bool lkl_has_netdevs() { return LKL_PERF_HAVE_NETDEV != 0; }
+
+std::unique_ptr<SocketOps> make_lkl_sockets(const LklConfig &config) {
+  return std::make_unique<LklSockets>(config);
+}
+
+}  // namespace perf

@@ -1,0 +1,35 @@
+// SocketOps over the library kernel, which it boots and configures.
+#ifndef LKL_PERF_LKL_SOCKETS_H
+#define LKL_PERF_LKL_SOCKETS_H
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "socket_ops.h"
+
+namespace perf {
+
+struct LklConfig {
+  std::string cmdline = "mem=256M loglevel=4";
+  // "" or "loopback": only the kernel's lo; "tap:<ifname>", "raw:<ifname>", "shm:<name>": a
+  // virtio-net device over that backend (builds that have the network devices). shm: the
+  // constructor waits (up to 30 s) for the other process of the link.
+  std::string netdev;
+  std::string offload = "all";         // offloads of the device: "all", "none" or a bit mask
+  unsigned busy_poll_us = 0;           // receive busy polling of the device (0: block)
+  std::vector<std::string> addresses;  // "10.0.0.2/24", "fd00::2/64" for the device
+  std::string gateway;                 // default route, IPv4 or IPv6
+  std::vector<std::pair<std::string, std::string>> sysctls;
+};
+
+// Throws UsageError for a malformed config, Error if the kernel or the device cannot be set up.
+std::unique_ptr<SocketOps> make_lkl_sockets(const LklConfig &config);
+
+// Whether this build has the virtio-net backends (lkl_netdev_*).
+bool lkl_has_netdevs();
+
+}  // namespace perf
+
+#endif  // LKL_PERF_LKL_SOCKETS_H

@@ -1,0 +1,384 @@
+// Shared-memory link: a point-to-point "cable" between the virtio-net devices of two processes
+// (two library instances), the kernel-bypass path of DESIGN.md §4.
+//
+// A memfd mapping holds one single-producer/single-consumer byte ring per direction. A frame is
+// one record, an 8-byte length word then the 12-byte virtio-net header and the frame, padded to
+// 8 bytes; records wrap around the end of the ring. Sending and receiving are a copy plus one
+// release store of the head or tail: no system call per frame. Each side owns an eventfd that it
+// polls when idle; a side announces that it is about to sleep (waiting for data or for room) in
+// the ring's control words, and the other side writes the eventfd only then. The store of that
+// flag and the re-check of the ring on one side, the index update and the flag check on the
+// other, are each separated by a full fence, so a wake-up cannot be lost.
+//
+// The two processes meet on the abstract Unix socket "lkl-shm/<name>" (so both must share a
+// network namespace): the first to arrive creates the mapping and waits (up to 30 s) for the
+// second, which receives the memfd and the first one's eventfd and sends back its own
+// (SCM_RIGHTS); then the socket is closed and the name is free again.
+//
+// Offloads travel as headers: both ends should be created with the same offload mask, since a
+// receiving device drops GSO frames its driver did not negotiate (counted). Everything read from
+// the ring is checked (lengths, ring indices): a peer that corrupts it breaks the link, never
+// this process.
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <new>
+
+#include "heap.h"
+#include "net/backend.h"
+#include "net/vnet_hdr.h"
+#include "virtio/device.h"
+
+namespace lkl::net {
+namespace {
+
+using virtio::bit;
+
+constexpr std::uint64_t kShmFeatures =
+    bit(LKL_VIRTIO_NET_F_CSUM) | bit(LKL_VIRTIO_NET_F_GUEST_CSUM) |
+    bit(LKL_VIRTIO_NET_F_HOST_TSO4) | bit(LKL_VIRTIO_NET_F_HOST_TSO6) |
+    bit(LKL_VIRTIO_NET_F_HOST_ECN) | bit(LKL_VIRTIO_NET_F_GUEST_TSO4) |
+    bit(LKL_VIRTIO_NET_F_GUEST_TSO6) | bit(LKL_VIRTIO_NET_F_GUEST_ECN);
+
+constexpr std::uint64_t kMagic = 0x31686d732d6c6b6cULL;  // "lkl-shm1"
+constexpr std::size_t kRingBytes = 8 << 20;              // per direction, a power of two
+constexpr std::size_t kMaxFrame = kVnetHdrLen + 0xffff + kEthHdrLen + 4;
+constexpr std::size_t kRecordHdr = 8;
+constexpr std::size_t kMaxRecord = kRecordHdr + (kMaxFrame + 7) / 8 * 8;
+constexpr int kRendezvousMs = 30000;
+
+std::size_t record_size(std::size_t len) { return kRecordHdr + (len + 7) / 8 * 8; }
+
+struct RingControl {
+  alignas(64) std::atomic<std::uint64_t> head;  // bytes produced; written by the producer only
+  alignas(64) std::atomic<std::uint64_t> tail;  // bytes consumed; written by the consumer only
+  alignas(64) std::atomic<std::uint32_t> consumer_sleeping;
+  alignas(64) std::atomic<std::uint32_t> producer_waiting;
+};
+
+struct Shared {
+  std::uint64_t magic;
+  std::uint64_t ring_bytes;
+  RingControl ring[2];  // ring[s] carries frames sent by side s
+};
+
+constexpr std::size_t kDataOffset = (sizeof(Shared) + 4095) / 4096 * 4096;
+constexpr std::size_t kMapBytes = kDataOffset + 2 * kRingBytes;
+
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free, "rings must be address-free");
+
+// One direction of the link, seen by one side.
+class Ring {
+ public:
+  Ring(RingControl *control, unsigned char *data) : c_(control), data_(data) {}
+
+  std::uint64_t used() const {
+    return c_->head.load(std::memory_order_acquire) - c_->tail.load(std::memory_order_acquire);
+  }
+
+  // Producer side.
+  bool has_room(std::size_t bytes) const { return kRingBytes - used() >= bytes; }
+  long push(const iovec *iov, int count) {
+    std::size_t len = 0;
+    for (int i = 0; i < count; i++) len += iov[i].iov_len;
+    if (len > kMaxFrame) return -EMSGSIZE;
+    const std::uint64_t head = c_->head.load(std::memory_order_relaxed);
+    if (kRingBytes - (head - c_->tail.load(std::memory_order_acquire)) < record_size(len))
+      return -EAGAIN;
+    const std::uint64_t word = len;
+    copy_in(head, &word, sizeof(word));
+    std::uint64_t pos = head + kRecordHdr;
+    for (int i = 0; i < count; i++) {
+      copy_in(pos, iov[i].iov_base, iov[i].iov_len);
+      pos += iov[i].iov_len;
+    }
+    c_->head.store(head + record_size(len), std::memory_order_release);
+    return static_cast<long>(len);
+  }
+
+  // Consumer side: the record's length, -EAGAIN if empty, -EIO if the producer wrote garbage.
+  long pop(const iovec *iov, int count) {
+    const std::uint64_t tail = c_->tail.load(std::memory_order_relaxed);
+    const std::uint64_t avail = c_->head.load(std::memory_order_acquire) - tail;
+    if (avail == 0) return -EAGAIN;
+    std::uint64_t len;
+    if (avail < kRecordHdr || avail > kRingBytes) return -EIO;
+    copy_out(tail, &len, sizeof(len));
+    if (len > kMaxFrame || record_size(len) > avail) return -EIO;
+    std::uint64_t pos = tail + kRecordHdr;
+    std::size_t left = len;
+    for (int i = 0; i < count && left > 0; i++) {
+      const std::size_t n = std::min(left, iov[i].iov_len);
+      copy_out(pos, iov[i].iov_base, n);
+      pos += n;
+      left -= n;
+    }
+    c_->tail.store(tail + record_size(len), std::memory_order_release);
+    return static_cast<long>(len);
+  }
+
+  RingControl *control() const { return c_; }
+
+ private:
+  void copy_in(std::uint64_t pos, const void *src, std::size_t n) {
+    const std::size_t off = pos & (kRingBytes - 1);
+    const std::size_t first = std::min(n, kRingBytes - off);
+    std::memcpy(data_ + off, src, first);
+    std::memcpy(data_, static_cast<const unsigned char *>(src) + first, n - first);
+  }
+  void copy_out(std::uint64_t pos, void *dst, std::size_t n) const {
+    const std::size_t off = pos & (kRingBytes - 1);
+    const std::size_t first = std::min(n, kRingBytes - off);
+    std::memcpy(dst, data_ + off, first);
+    std::memcpy(static_cast<unsigned char *>(dst) + first, data_, n - first);
+  }
+
+  RingControl *c_;
+  unsigned char *data_;
+};
+
+class ShmLink final : public Backend {
+ public:
+  ShmLink(void *map, int side, int my_efd, int peer_efd, std::uint64_t features)
+      : map_(map),
+        tx_(ring_control(map, side), ring_data(map, side)),
+        rx_(ring_control(map, 1 - side), ring_data(map, 1 - side)),
+        my_efd_(my_efd),
+        peer_efd_(peer_efd),
+        features_(features) {}
+
+  ~ShmLink() {
+    munmap(map_, kMapBytes);
+    close(my_efd_);
+    close(peer_efd_);
+  }
+
+  long send(const iovec *iov, int count) noexcept override {
+    const long ret = tx_.push(iov, count);
+    if (ret >= 0) {
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      if (tx_.control()->consumer_sleeping.load(std::memory_order_relaxed)) wake_peer();
+    }
+    return ret;
+  }
+
+  long recv(const iovec *iov, int count) noexcept override {
+    const long ret = rx_.pop(iov, count);
+    if (ret >= 0) {
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      if (rx_.control()->producer_waiting.load(std::memory_order_relaxed)) wake_peer();
+    }
+    return ret;
+  }
+
+  bool prepare_poll(bool rx, bool tx, pollfd *pfd) noexcept override {
+    if (rx) rx_.control()->consumer_sleeping.store(1, std::memory_order_relaxed);
+    if (tx) tx_.control()->producer_waiting.store(1, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    if ((rx && rx_.used() != 0) || (tx && tx_.has_room(kMaxRecord))) {
+      finish_poll();
+      return false;
+    }
+    *pfd = {my_efd_, POLLIN, 0};
+    return true;
+  }
+
+  void finish_poll() noexcept override {
+    rx_.control()->consumer_sleeping.store(0, std::memory_order_relaxed);
+    tx_.control()->producer_waiting.store(0, std::memory_order_relaxed);
+    std::uint64_t v;
+    while (read(my_efd_, &v, sizeof(v)) > 0) {
+    }
+  }
+
+  int hdr_len() const noexcept override { return kVnetHdrLen; }
+  std::uint64_t features() const noexcept override { return features_; }
+  void destroy() noexcept override { heap_delete(this); }
+
+ private:
+  static RingControl *ring_control(void *map, int side) {
+    return &static_cast<Shared *>(map)->ring[side];
+  }
+  static unsigned char *ring_data(void *map, int side) {
+    return static_cast<unsigned char *>(map) + kDataOffset + side * kRingBytes;
+  }
+
+  void wake_peer() {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(peer_efd_, &one, sizeof(one));
+  }
+
+  void *map_;
+  Ring tx_, rx_;
+  const int my_efd_, peer_efd_;
+  const std::uint64_t features_;
+};
+
+// ---- rendezvous ----------------------------------------------------------------------------
+
+socklen_t socket_name(const char *name, sockaddr_un *addr) {
+  *addr = {};
+  addr->sun_family = AF_UNIX;
+  // Abstract namespace: sun_path[0] == '\0'.
+  const int n = std::snprintf(addr->sun_path + 1, sizeof(addr->sun_path) - 1, "lkl-shm/%s", name);
+  return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + n);
+}
+
+int send_fds(int sock, const int *fds, int count) {
+  char byte = 0;
+  iovec iov = {&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = CMSG_SPACE(count * sizeof(int));
+  cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(count * sizeof(int));
+  std::memcpy(CMSG_DATA(cmsg), fds, count * sizeof(int));
+  return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+}
+
+// Receives exactly count descriptors (closing any surplus); 0 or a negative errno.
+int recv_fds(int sock, int *fds, int count) {
+  pollfd pfd = {sock, POLLIN, 0};
+  if (poll(&pfd, 1, kRendezvousMs) != 1) return -ETIMEDOUT;
+  char byte;
+  iovec iov = {&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1) return -EPROTO;
+  int got = 0;
+  for (cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const int n = static_cast<int>((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    for (int i = 0; i < n; i++) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+      if (got < count)
+        fds[got++] = fd;
+      else
+        close(fd);
+    }
+  }
+  if (got == count) return 0;
+  for (int i = 0; i < got; i++) close(fds[i]);
+  return -EPROTO;
+}
+
+void *map_fd(int fd) {
+  void *map = mmap(nullptr, kMapBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  return map == MAP_FAILED ? nullptr : map;
+}
+
+// The second side: takes the mapping and the first side's eventfd, gives its own.
+int join(int sock, void **map, int *my_efd, int *peer_efd) {
+  int fds[2];
+  int ret = recv_fds(sock, fds, 2);
+  if (ret < 0) return ret;
+  *map = map_fd(fds[0]);
+  close(fds[0]);
+  *peer_efd = fds[1];
+  *my_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (!*map || *my_efd < 0) ret = -ENOMEM;
+  if (ret == 0 && (static_cast<Shared *>(*map)->magic != kMagic ||
+                   static_cast<Shared *>(*map)->ring_bytes != kRingBytes))
+    ret = -EPROTO;
+  if (ret == 0) ret = send_fds(sock, my_efd, 1);
+  if (ret < 0) {
+    if (*map) munmap(*map, kMapBytes);
+    if (*my_efd >= 0) close(*my_efd);
+    close(*peer_efd);
+  }
+  return ret;
+}
+
+// The first side: creates the mapping, waits for the second on the listening socket.
+int host(int listener, void **map, int *my_efd, int *peer_efd) {
+  const int mem = memfd_create("lkl-shm", MFD_CLOEXEC);
+  if (mem < 0) return -errno;
+  int ret = ftruncate(mem, kMapBytes) == 0 ? 0 : -errno;
+  *map = ret == 0 ? map_fd(mem) : nullptr;
+  *my_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (ret == 0 && (!*map || *my_efd < 0)) ret = -ENOMEM;
+  if (ret == 0) {
+    auto *shared = ::new (*map) Shared{};
+    shared->magic = kMagic;
+    shared->ring_bytes = kRingBytes;
+    pollfd pfd = {listener, POLLIN, 0};
+    ret = poll(&pfd, 1, kRendezvousMs) == 1 ? 0 : -ETIMEDOUT;
+  }
+  if (ret == 0) {
+    const int conn = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    ret = conn < 0 ? -errno : 0;
+    if (ret == 0) {
+      const int fds[2] = {mem, *my_efd};
+      ret = send_fds(conn, fds, 2);
+      if (ret == 0) ret = recv_fds(conn, peer_efd, 1);
+      close(conn);
+    }
+  }
+  close(mem);
+  if (ret < 0) {
+    if (*map) munmap(*map, kMapBytes);
+    if (*my_efd >= 0) close(*my_efd);
+  }
+  return ret;
+}
+
+}  // namespace
+
+Backend *create_shm(const char *name, std::uint64_t offload, int *err) noexcept {
+  *err = -EINVAL;
+  if (!name || !*name || std::strlen(name) > 90) return nullptr;
+  sockaddr_un addr;
+  const socklen_t addr_len = socket_name(name, &addr);
+  void *map = nullptr;
+  int my_efd = -1, peer_efd = -1, side = -1;
+  // Join a waiting peer, or become the one who waits; retry if both try to wait at once.
+  for (int attempt = 0; attempt < 3 && side < 0; attempt++) {
+    const int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (sock < 0) {
+      *err = -errno;
+      return nullptr;
+    }
+    if (connect(sock, reinterpret_cast<sockaddr *>(&addr), addr_len) == 0) {
+      *err = join(sock, &map, &my_efd, &peer_efd);
+      side = 1;
+    } else if (bind(sock, reinterpret_cast<sockaddr *>(&addr), addr_len) == 0 &&
+               listen(sock, 1) == 0) {
+      *err = host(sock, &map, &my_efd, &peer_efd);
+      side = 0;
+    } else if (errno != EADDRINUSE) {
+      *err = -errno;
+    }
+    close(sock);
+    if (*err < 0 && side >= 0) return nullptr;
+  }
+  if (side < 0) return nullptr;
+  Backend *backend = heap_new<ShmLink>(map, side, my_efd, peer_efd, offload & kShmFeatures);
+  if (!backend) {
+    *err = -ENOMEM;
+    munmap(map, kMapBytes);
+    close(my_efd);
+    close(peer_efd);
+  }
+  return backend;
+}
+
+}  // namespace lkl::net

@@ -130,6 +130,8 @@ struct task_struct *__switch_to(struct task_struct *prev,
 		lkl_ops->jmp_buf_longjmp(exit_jb, 1);
 	}
 
+	/* Where a stack trace of the parked task starts. */
+	p->frame = __builtin_frame_address(0);
 	lkl_ops->sem_up(next->thread.sched_sem);
 	lkl_ops->sem_down(p->sched_sem);
 	if (p->dead)
@@ -175,17 +177,6 @@ void lkl_threads_kill_all(void)
 		lkl_ops->sem_free(init_task.thread.sched_sem);
 		init_task.thread.sched_sem = NULL;
 	}
-}
-
-void show_regs(struct pt_regs *regs)
-{
-	show_regs_print_info(KERN_DEFAULT);
-}
-
-void show_stack(struct task_struct *task, unsigned long *sp,
-		const char *loglvl)
-{
-	printk("%sCall trace: not available on LKL\n", loglvl);
 }
 
 void flush_thread(void)

@@ -17,6 +17,7 @@ struct task_struct;
  * @prev_sched: the task that switched to this one (for schedule_tail)
  * @fn: the function the task runs first
  * @fn_arg: its argument
+ * @frame: frame pointer of __switch_to() while the task is switched out
  */
 struct thread_struct {
 	struct pt_regs regs;
@@ -27,6 +28,7 @@ struct thread_struct {
 	struct task_struct *prev_sched;
 	int (*fn)(void *arg);
 	void *fn_arg;
+	unsigned long *frame;
 };
 
 #define INIT_THREAD { }

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-2.0
+//
+// Symbolised kernel stack traces (CONFIG_KALLSYMS, frame-pointer walker of arch/lkl):
+// /proc/<pid>/stack of the calling thread's own task and of parked kernel threads, read through
+// the library. Every frame must resolve to a kernel function name.
+#include "test_util.hpp"
+
+#include <cctype>
+#include <cstdio>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace lkl_test;
+
+class StackEnvironment : public KernelEnvironment {
+ public:
+  StackEnvironment() : KernelEnvironment("mem=64M loglevel=4") {}
+
+  void SetUp() override {
+    KernelEnvironment::SetUp();
+    if (::testing::Test::HasFatalFailure()) return;
+    ASSERT_LKL_OK(lkl_mount_fs("proc"));
+  }
+};
+
+[[maybe_unused]] const auto *const kEnv = ::testing::AddGlobalTestEnvironment(new StackEnvironment);
+
+bool IsHex(const std::string &s) {
+  return !s.empty() && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// The function name of one /proc/<pid>/stack line, "[<0>] name+0x1a/0x40"; empty if the line
+// has another form (an address without a name, for one).
+std::string FrameName(const std::string &line) {
+  const size_t close = line.find(">] ");
+  if (line.compare(0, 2, "[<") != 0 || close == std::string::npos ||
+      !IsHex(line.substr(2, close - 2)))
+    return {};
+  const std::string sym = line.substr(close + 3);
+  const size_t plus = sym.find("+0x"), slash = sym.find("/0x");
+  if (plus == 0 || plus == std::string::npos || slash == std::string::npos || slash < plus ||
+      !IsHex(sym.substr(plus + 3, slash - plus - 3)) || !IsHex(sym.substr(slash + 3)))
+    return {};
+  const std::string name = sym.substr(0, plus);
+  const bool ident = name.find_first_not_of(
+                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "0123456789_.") == std::string::npos;
+  return ident && !std::isdigit(static_cast<unsigned char>(name[0])) ? name : std::string();
+}
+
+std::vector<std::string> Frames(const std::string &text) {
+  std::vector<std::string> names;
+  std::istringstream lines(text);
+  std::string line;
+  while (std::getline(lines, line)) names.push_back(FrameName(line));
+  return names;
+}
+
+bool Contains(const std::vector<std::string> &names, const std::string &name) {
+  for (const auto &n : names)
+    if (n == name) return true;
+  return false;
+}
+
+TEST(StackTraceTest, OwnTaskShowsTheReadPath) {
+  long err = 0;
+  // thread-self: this host thread's shadow task (self would be pid 1, the process).
+  const std::string text = ReadFile("/proc/thread-self/stack", &err);
+  ASSERT_FALSE(text.empty()) << DescribeRet(err);
+  std::printf("/proc/thread-self/stack of a host thread's task:\n%s", text.c_str());
+  const auto names = Frames(text);
+  ASSERT_GE(names.size(), 3U) << text;
+  for (const auto &n : names) EXPECT_FALSE(n.empty()) << "unsymbolised frame in:\n" << text;
+  // The trace is taken inside this very read().
+  EXPECT_TRUE(Contains(names, "proc_pid_stack")) << text;
+  EXPECT_TRUE(Contains(names, "vfs_read")) << text;
+}
+
+TEST(StackTraceTest, ParkedKernelThreadShowsWhereItSleeps) {
+  // kthreadd (pid 2) sleeps in its loop until someone asks for a kernel thread. The trace
+  // leaves out the scheduler's own functions, so it starts at the caller of schedule().
+  long err = 0;
+  const std::string text = ReadFile("/proc/2/stack", &err);
+  ASSERT_FALSE(text.empty()) << DescribeRet(err);
+  std::printf("/proc/2/stack (kthreadd):\n%s", text.c_str());
+  const auto names = Frames(text);
+  ASSERT_GE(names.size(), 2U) << text;
+  for (const auto &n : names) EXPECT_FALSE(n.empty()) << "unsymbolised frame in:\n" << text;
+  EXPECT_EQ(names[0], "kthreadd") << text;
+}
+
+}  // namespace

@@ -3,13 +3,25 @@
 // Two library instances in two processes, connected by the shared-memory link: a 1 GiB TCP
 // transfer one way and 64 MiB back, both checked, then request/response round trips. The link
 // needs no privileges (memfd, eventfd, an abstract Unix socket), so this runs as any user.
+//
+// The rendezvous against hand-made peers in this process that speak its protocol with bad
+// pieces (a memfd that can shrink, a file of the wrong size or kind, a pipe for an eventfd, a
+// process of another user): the library must refuse them with an error, never crash or hang.
+// The tests that need a second uid run only as root.
 #include "netdev_util.hpp"
 
 #include <lkl/net.hpp>
 
 #include <netinet/tcp.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include <algorithm>
+#include <atomic>
+#include <fstream>
 #include <map>
 #include <sstream>
 
@@ -243,5 +255,428 @@ TEST_P(ShmLinkTest, TwoInstancesTransferAndRoundTrip) {
 INSTANTIATE_TEST_SUITE_P(Polling, ShmLinkTest, ::testing::Values(0u, 50u), [](const auto &info) {
   return info.param ? "BusyPoll" + std::to_string(info.param) + "us" : std::string("Blocking");
 });
+
+// ---- the rendezvous against hand-made peers ------------------------------------------------
+
+// What lib/net/shm.cc puts in the mapping (keep in sync): a header page whose first words are
+// the magic "lkl-shm1" and the ring size, then two rings of 8 MiB.
+constexpr uint64_t kShmMagic = 0x31686d732d6c6b6cULL;
+constexpr uint64_t kShmRingBytes = 8 << 20;
+constexpr off_t kShmMapBytes = 4096 + 2 * kShmRingBytes;
+constexpr int kShmSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
+constexpr uid_t kOtherUid = 65534;  // nobody
+
+std::string UniqueLink(const char *what) {
+  static std::atomic<int> counter{0};
+  return std::string(what) + "-" + std::to_string(getpid()) + "-" + std::to_string(counter++);
+}
+
+socklen_t LinkAddress(const std::string &link, sockaddr_un *addr) {
+  *addr = {};
+  addr->sun_family = AF_UNIX;
+  const int n =
+      std::snprintf(addr->sun_path + 1, sizeof(addr->sun_path) - 1, "lkl-shm/%s", link.c_str());
+  return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + n);
+}
+
+// Waits until someone listens on the link's name, seen in /proc/net/unix (without connecting,
+// which would be a join).
+bool WaitForListener(const std::string &link, std::chrono::milliseconds limit) {
+  const std::string name = "@lkl-shm/" + link;
+  const auto deadline = Clock::now() + limit;
+  do {
+    std::ifstream in("/proc/net/unix");
+    std::string line;
+    while (std::getline(in, line)) {
+      std::istringstream fields(line);
+      std::string num, refs, protocol, flags, type, state, inode, path;
+      if (fields >> num >> refs >> protocol >> flags >> type >> state >> inode >> path &&
+          path == name && flags == "00010000")  // __SO_ACCEPTCON: listening
+        return true;
+    }
+    std::this_thread::sleep_for(5ms);
+  } while (Clock::now() < deadline);
+  return false;
+}
+
+int SendFds(int sock, const int *fds, int count) {
+  char byte = 0;
+  iovec iov = {&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(2 * sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = CMSG_SPACE(count * sizeof(int));
+  cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+  cmsg->cmsg_level = SOL_SOCKET;
+  cmsg->cmsg_type = SCM_RIGHTS;
+  cmsg->cmsg_len = CMSG_LEN(count * sizeof(int));
+  std::memcpy(CMSG_DATA(cmsg), fds, count * sizeof(int));
+  return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+}
+
+// Receives one message within @limit_ms: the number of descriptors it carried (stored in fds,
+// up to max), 0 at end of file (or a message without any), or a negative errno.
+int RecvFds(int sock, int *fds, int max, int limit_ms) {
+  pollfd pfd = {sock, POLLIN, 0};
+  if (poll(&pfd, 1, limit_ms) != 1) return -ETIMEDOUT;
+  char byte;
+  iovec iov = {&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  const ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+  if (n < 0) return -errno;
+  int got = 0;
+  for (cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+      if (got < max)
+        fds[got++] = fd;
+      else
+        close(fd);
+    }
+  }
+  return got;
+}
+
+// A memfd of @size bytes with the header a first side writes, then @seals added.
+int MakeMemfd(off_t size, int seals) {
+  const int fd = memfd_create("fake-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return -1;
+  const uint64_t header[2] = {kShmMagic, kShmRingBytes};
+  if (ftruncate(fd, size) != 0 ||
+      (size >= static_cast<off_t>(sizeof(header)) &&
+       pwrite(fd, header, sizeof(header), 0) != static_cast<ssize_t>(sizeof(header))) ||
+      (seals && fcntl(fd, F_ADD_SEALS, seals) != 0)) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// The result of lkl_netdev_shm_create(@link) in a child process: it exits with 0 on success,
+// else with errno, so that a crash (SIGBUS) or a hang shows as such.
+ChildResult CreateInChild(const std::string &link, uid_t uid = geteuid()) {
+  return RunInChild(
+      [&] {
+        if (uid != geteuid() && (setresgid(uid, uid, uid) != 0 || setresuid(uid, uid, uid) != 0))
+          _exit(100);
+        errno = 0;
+        lkl_netdev *nd = lkl_netdev_shm_create(link.c_str(), 0);
+        const int err = errno;
+        lkl_netdev_free(nd);
+        _exit(nd ? 0 : err);
+      },
+      45s);
+}
+
+::testing::AssertionResult ExitedWith(const ChildResult &r, int code) {
+  if (r.exited && r.exit_code == code && !r.timed_out) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "expected exit code " << code << " (" << (code ? strerror(code) : "success") << "); "
+         << Describe(r);
+}
+
+// A first side made by hand: binds the link's name; Start() listens (after @delay) and hands
+// @mem and @efd to the first connection, then waits for the one descriptor that comes back.
+class FakeHost {
+ public:
+  explicit FakeHost(const std::string &link)
+      : sock_(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) {
+    sockaddr_un addr;
+    const socklen_t len = LinkAddress(link, &addr);
+    ok_ = sock_.get() >= 0 && bind(sock_.get(), reinterpret_cast<sockaddr *>(&addr), len) == 0;
+  }
+  bool ok() const { return ok_; }
+
+  void Start(int mem, int efd, std::chrono::milliseconds delay = 0ms) {
+    if (delay == 0ms) listen(sock_.get(), 1);
+    thread_ = std::thread([this, mem, efd, delay] {
+      if (delay != 0ms) {
+        std::this_thread::sleep_for(delay);
+        listen(sock_.get(), 1);
+      }
+      pollfd pfd = {sock_.get(), POLLIN, 0};
+      if (poll(&pfd, 1, 10000) != 1) {
+        result_ = -ETIMEDOUT;
+        return;
+      }
+      HostFd conn(accept4(sock_.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      const int fds[2] = {mem, efd};
+      result_ = SendFds(conn.get(), fds, 2);
+      if (result_ < 0) return;
+      int back[2];
+      result_ = RecvFds(conn.get(), back, 2, 10000);
+      for (int i = 0; i < result_; i++) close(back[i]);
+    });
+  }
+  // The number of descriptors that came back, or a negative errno.
+  int Finish() {
+    thread_.join();
+    return result_;
+  }
+
+ private:
+  HostFd sock_;
+  bool ok_;
+  std::thread thread_;
+  int result_ = -1;
+};
+
+// Makes the process's side join a fake first side that hands over @mem and @efd: the child's
+// ChildResult, and in *served what the fake side got back.
+ChildResult JoinFake(int mem, int efd, int *served) {
+  const std::string link = UniqueLink("fake-host");
+  FakeHost host(link);
+  EXPECT_TRUE(host.ok()) << strerror(errno);
+  host.Start(mem, efd);
+  ChildResult r = CreateInChild(link);
+  *served = host.Finish();
+  return r;
+}
+
+TEST(ShmRendezvousTest, JoinsWellFormedFakeHost) {  // the fake is faithful: the others mean it
+  HostFd mem(MakeMemfd(kShmMapBytes, kShmSeals));
+  HostFd efd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  ASSERT_GE(mem.get(), 0);
+  int served;
+  EXPECT_TRUE(ExitedWith(JoinFake(mem.get(), efd.get(), &served), 0));
+  EXPECT_EQ(served, 1);  // the joiner's eventfd
+}
+
+// The first side is between bind() and listen() (here for a long while): the second must try
+// again, not give up at once (and leave the first to wait in vain).
+TEST(ShmRendezvousTest, JoinsHostThatListensLate) {
+  HostFd mem(MakeMemfd(kShmMapBytes, kShmSeals));
+  HostFd efd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  ASSERT_GE(mem.get(), 0);
+  const std::string link = UniqueLink("late-listener");
+  FakeHost host(link);
+  ASSERT_TRUE(host.ok()) << strerror(errno);
+  host.Start(mem.get(), efd.get(), 200ms);
+  EXPECT_TRUE(ExitedWith(CreateInChild(link), 0));
+  EXPECT_EQ(host.Finish(), 1);
+}
+
+TEST(ShmRendezvousTest, RefusesUnsealedMemfd) {
+  // The fake could shrink it under the joiner's mapping at any time.
+  HostFd mem(MakeMemfd(kShmMapBytes, 0));
+  HostFd efd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  ASSERT_GE(mem.get(), 0);
+  int served;
+  EXPECT_TRUE(ExitedWith(JoinFake(mem.get(), efd.get(), &served), EPROTO));
+  EXPECT_EQ(served, 0);
+}
+
+TEST(ShmRendezvousTest, RefusesTruncatedMemfd) {  // was SIGBUS on the first access
+  HostFd mem(MakeMemfd(0, 0));
+  HostFd efd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  ASSERT_GE(mem.get(), 0);
+  int served;
+  EXPECT_TRUE(ExitedWith(JoinFake(mem.get(), efd.get(), &served), EPROTO));
+  EXPECT_EQ(served, 0);
+}
+
+TEST(ShmRendezvousTest, RefusesSealedMemfdOfWrongSize) {
+  for (off_t size : {off_t{4096}, kShmMapBytes - 4096, kShmMapBytes + 4096}) {
+    SCOPED_TRACE("size " + std::to_string(size));
+    HostFd mem(MakeMemfd(size, kShmSeals));
+    HostFd efd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    ASSERT_GE(mem.get(), 0);
+    int served;
+    EXPECT_TRUE(ExitedWith(JoinFake(mem.get(), efd.get(), &served), EPROTO));
+    EXPECT_EQ(served, 0);
+  }
+}
+
+TEST(ShmRendezvousTest, RefusesRegularFile) {  // right size and contents, but anyone may resize it
+  HostFd file(open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
+  ASSERT_GE(file.get(), 0) << strerror(errno);
+  const uint64_t header[2] = {kShmMagic, kShmRingBytes};
+  ASSERT_EQ(ftruncate(file.get(), kShmMapBytes), 0);
+  ASSERT_EQ(pwrite(file.get(), header, sizeof(header), 0), static_cast<ssize_t>(sizeof(header)));
+  HostFd efd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+  int served;
+  EXPECT_TRUE(ExitedWith(JoinFake(file.get(), efd.get(), &served), EPROTO));
+  EXPECT_EQ(served, 0);
+}
+
+TEST(ShmRendezvousTest, RefusesPipeForEventfd) {
+  for (int flags : {0, O_NONBLOCK}) {  // blocking: a write could hang the device
+    SCOPED_TRACE(flags ? "non-blocking pipe" : "blocking pipe");
+    HostFd mem(MakeMemfd(kShmMapBytes, kShmSeals));
+    int p[2];
+    ASSERT_EQ(pipe2(p, O_CLOEXEC | flags), 0);
+    HostFd rd(p[0]), wr(p[1]);
+    int served;
+    EXPECT_TRUE(ExitedWith(JoinFake(mem.get(), wr.get(), &served), EPROTO));
+    EXPECT_EQ(served, 0);
+  }
+}
+
+// A second side made by hand against the library's first side (in a child): the memfd must come
+// sealed, and a pipe sent back instead of an eventfd must be refused.
+TEST(ShmRendezvousTest, HostSealsMemfdAndRefusesPipeForEventfd) {
+  const std::string link = UniqueLink("fake-joiner");
+  int seals = -1, truncate_errno = 0;
+  off_t size = -1;
+  int received = -1, sent = -1;
+  std::thread joiner([&] {
+    if (!WaitForListener(link, 10s)) return;
+    HostFd sock(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+    sockaddr_un addr;
+    const socklen_t len = LinkAddress(link, &addr);
+    if (connect(sock.get(), reinterpret_cast<sockaddr *>(&addr), len) != 0) return;
+    int fds[2];
+    received = RecvFds(sock.get(), fds, 2, 10000);
+    if (received != 2) return;
+    HostFd mem(fds[0]), efd(fds[1]);
+    seals = fcntl(mem.get(), F_GET_SEALS);
+    struct stat st;
+    if (fstat(mem.get(), &st) == 0) size = st.st_size;
+    // What a hostile peer would do to make the other side fault.
+    if (ftruncate(mem.get(), 4096) != 0) truncate_errno = errno;
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) return;
+    HostFd rd(p[0]), wr(p[1]);
+    const int back = wr.get();
+    sent = SendFds(sock.get(), &back, 1);
+  });
+  const ChildResult r = CreateInChild(link);
+  joiner.join();
+  EXPECT_TRUE(ExitedWith(r, EPROTO));
+  ASSERT_EQ(received, 2);
+  EXPECT_EQ(seals & kShmSeals, kShmSeals);
+  EXPECT_EQ(size, kShmMapBytes);
+  EXPECT_EQ(truncate_errno, EPERM);
+  EXPECT_EQ(sent, 0);
+}
+
+// A process of another user connects while the first side waits: it must get nothing, and the
+// first side must still take the right peer afterwards.
+TEST(ShmRendezvousTest, HostIgnoresOtherUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run a process as another user";
+  const std::string link = UniqueLink("other-user-joiner");
+  lkl_netdev *host_nd = nullptr;
+  int host_errno = 0;
+  std::thread host([&] {
+    errno = 0;
+    host_nd = lkl_netdev_shm_create(link.c_str(), 0);
+    host_errno = errno;
+  });
+  const bool listening = WaitForListener(link, 10s);
+  EXPECT_TRUE(listening);
+  // The intruder exits 0 if the first side hung up on it, 1 if it was handed descriptors.
+  const ChildResult intruder = RunInChild(
+      [&] {
+        if (setresgid(kOtherUid, kOtherUid, kOtherUid) != 0 ||
+            setresuid(kOtherUid, kOtherUid, kOtherUid) != 0)
+          _exit(100);
+        const int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        sockaddr_un addr;
+        const socklen_t len = LinkAddress(link, &addr);
+        if (connect(sock, reinterpret_cast<sockaddr *>(&addr), len) != 0) _exit(101);
+        int fds[2];
+        const int got = RecvFds(sock, fds, 2, 10000);
+        _exit(got == 0 ? 0 : got > 0 ? 1 : 102);
+      },
+      30s);
+  EXPECT_TRUE(ExitedWith(intruder, 0));
+  if (listening && intruder.exited && intruder.exit_code == 0) {
+    // Still waiting: join it (a failed first side would make this one wait 30 s instead).
+    errno = 0;
+    lkl_netdev *nd = lkl_netdev_shm_create(link.c_str(), 0);
+    EXPECT_NE(nd, nullptr) << strerror(errno);
+    lkl_netdev_free(nd);
+  }
+  host.join();
+  EXPECT_NE(host_nd, nullptr) << strerror(host_errno);
+  lkl_netdev_free(host_nd);
+}
+
+// The first side belongs to another user: the joining side must refuse it.
+TEST(ShmRendezvousTest, JoinerRefusesOtherUsersHost) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run a process as another user";
+  const std::string link = UniqueLink("other-user-host");
+  std::vector<Child> host;
+  host.push_back(Spawn([&] {
+    if (setresgid(kOtherUid, kOtherUid, kOtherUid) != 0 ||
+        setresuid(kOtherUid, kOtherUid, kOtherUid) != 0)
+      return 100;
+    errno = 0;
+    lkl_netdev *nd = lkl_netdev_shm_create(link.c_str(), 0);
+    const int err = errno;
+    lkl_netdev_free(nd);
+    return nd ? 0 : err;
+  }));
+  ASSERT_GT(host[0].pid, 0);
+  const bool listening = WaitForListener(link, 10s);
+  EXPECT_TRUE(listening);
+  if (listening) {
+    errno = 0;
+    lkl_netdev *nd = lkl_netdev_shm_create(link.c_str(), 0);
+    const int join_errno = errno;
+    EXPECT_EQ(nd, nullptr);
+    EXPECT_EQ(join_errno, EACCES) << strerror(join_errno);
+    lkl_netdev_free(nd);
+  }
+  // It refuses us in turn and would wait out its 30 s: stop it.
+  std::this_thread::sleep_for(100ms);
+  kill(host[0].pid, SIGKILL);
+  Reap(&host, 10s);
+  EXPECT_NE(host[0].status, 0) << "the other user's first side was joined; its output:\n"
+                               << host[0].output;
+}
+
+// Signals while the first side waits must not end the wait (poll() fails with EINTR).
+TEST(ShmRendezvousTest, HostWaitSurvivesSignals) {
+  struct sigaction action {
+  }, old{};
+  action.sa_handler = [](int) {};
+  sigemptyset(&action.sa_mask);
+  ASSERT_EQ(sigaction(SIGUSR1, &action, &old), 0);  // no SA_RESTART (poll() ignores it anyway)
+  const std::string link = UniqueLink("signals");
+  lkl_netdev *host_nd = nullptr;
+  int host_errno = 0;
+  std::atomic<bool> host_done{false};
+  std::thread host([&] {
+    errno = 0;
+    host_nd = lkl_netdev_shm_create(link.c_str(), 0);
+    host_errno = errno;
+    host_done = true;
+  });
+  EXPECT_TRUE(WaitForListener(link, 10s));
+  for (int i = 0; i < 20 && !host_done; i++) {
+    pthread_kill(host.native_handle(), SIGUSR1);
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_FALSE(host_done) << "the first side gave up: " << strerror(host_errno);
+  // Join by hand (a real joiner would wait 30 s if the first side had given up).
+  HostFd sock(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  sockaddr_un addr;
+  const socklen_t len = LinkAddress(link, &addr);
+  if (connect(sock.get(), reinterpret_cast<sockaddr *>(&addr), len) == 0) {
+    int fds[2];
+    const int got = RecvFds(sock.get(), fds, 2, 10000);
+    EXPECT_EQ(got, 2);
+    for (int i = 0; i < got; i++) close(fds[i]);
+    HostFd efd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    const int back = efd.get();
+    EXPECT_EQ(SendFds(sock.get(), &back, 1), 0);
+  } else {
+    ADD_FAILURE() << "connect: " << strerror(errno);
+  }
+  host.join();
+  EXPECT_NE(host_nd, nullptr) << strerror(host_errno);
+  lkl_netdev_free(host_nd);
+  sigaction(SIGUSR1, &old, nullptr);
+}
 
 }  // namespace

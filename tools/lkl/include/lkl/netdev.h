@@ -104,11 +104,15 @@ struct lkl_netdev *lkl_netdev_raw_create(const char *ifname);
  *	both ends
  *
  * The first process to call it with a given @name waits (up to 30 s) for the second; both must
- * be in the same network namespace (they meet on an abstract Unix socket). Frames then travel
- * through a pair of rings in shared memory, without a system call per frame; a side that goes
- * idle is woken through an eventfd. A link joins one pair of processes: once they have met, the
- * name is free for another pair. Return: the backend, or NULL with errno set (ETIMEDOUT if no
- * peer came).
+ * be in the same network namespace (they meet on an abstract Unix socket) and run with the same
+ * effective uid: the waiting process closes connections from other users and keeps waiting, a
+ * joining process fails with EACCES if the waiting one belongs to another user. Frames then
+ * travel through a pair of rings in shared memory, without a system call per frame; a side that
+ * goes idle is woken through an eventfd. A link joins one pair of processes: once they have met,
+ * the name is free for another pair. Return: the backend, or NULL with errno set (ETIMEDOUT if no
+ * peer came, EACCES as above, EPROTO if the peer did not hand over a sealed memfd of the right
+ * size and non-blocking eventfds, EADDRINUSE if a socket that takes no connection holds the name
+ * for 30 s).
  */
 struct lkl_netdev *lkl_netdev_shm_create(const char *name, int offload);
 

@@ -13,17 +13,29 @@
 // The two processes meet on the abstract Unix socket "lkl-shm/<name>" (so both must share a
 // network namespace): the first to arrive creates the mapping and waits (up to 30 s) for the
 // second, which receives the memfd and the first one's eventfd and sends back its own
-// (SCM_RIGHTS); then the socket is closed and the name is free again.
+// (SCM_RIGHTS); then the socket is closed and the name is free again. Anyone in the namespace can
+// reach an abstract socket, so each side checks the other's credentials (SO_PEERCRED) and requires
+// its own effective uid: the waiting side closes a connection from another user and keeps waiting
+// (until its 30 s are up); the joining side fails with EACCES if the waiting one is another user's.
+//
+// The memfd is sealed against shrinking and growing before it is handed over, and the joining side
+// maps it only if it carries those seals and has exactly the expected size: a peer cannot truncate
+// the file under the other's mapping (SIGBUS). The wake-up descriptors received must be
+// non-blocking eventfds (we only ever write them; a blocking file could hang the device). A peer
+// that sends anything else is refused with EPROTO.
 //
 // Offloads travel as headers: both ends should be created with the same offload mask, since a
 // receiving device drops GSO frames its driver did not negotiate (counted). Everything read from
 // the ring is checked (lengths, ring indices): a peer that corrupts it breaks the link, never
 // this process.
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -55,6 +67,8 @@ constexpr std::size_t kMaxFrame = kVnetHdrLen + 0xffff + kEthHdrLen + 4;
 constexpr std::size_t kRecordHdr = 8;
 constexpr std::size_t kMaxRecord = kRecordHdr + (kMaxFrame + 7) / 8 * 8;
 constexpr int kRendezvousMs = 30000;
+// What the first side puts on the memfd: its size can never change again.
+constexpr int kSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
 
 std::size_t record_size(std::size_t len) { return kRecordHdr + (len + 7) / 8 * 8; }
 
@@ -195,9 +209,8 @@ class ShmLink final : public Backend {
   void finish_poll() noexcept override {
     rx_.control()->consumer_sleeping.store(0, std::memory_order_relaxed);
     tx_.control()->producer_waiting.store(0, std::memory_order_relaxed);
-    std::uint64_t v;
-    while (read(my_efd_, &v, sizeof(v)) > 0) {
-    }
+    std::uint64_t v;  // one read takes the whole count (not a semaphore eventfd)
+    [[maybe_unused]] ssize_t n = read(my_efd_, &v, sizeof(v));
   }
 
   int hdr_len() const noexcept override { return kVnetHdrLen; }
@@ -233,6 +246,57 @@ socklen_t socket_name(const char *name, sockaddr_un *addr) {
   return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + n);
 }
 
+long long now_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+// Waits until @fd is readable (or hung up) or the deadline (now_ms() time) has passed, resuming
+// after signals: 0, -ETIMEDOUT or a negative errno.
+int wait_readable(int fd, long long deadline) {
+  for (;;) {
+    const long long left = deadline - now_ms();
+    if (left <= 0) return -ETIMEDOUT;
+    pollfd pfd = {fd, POLLIN, 0};
+    const int n = poll(&pfd, 1, static_cast<int>(left));
+    if (n > 0) return 0;
+    if (n < 0 && errno != EINTR) return -errno;
+  }
+}
+
+// 0 if the process at the other end of @sock runs with our effective uid, else -EACCES.
+int check_peer(int sock) {
+  ucred cred{};
+  socklen_t len = sizeof(cred);
+  if (getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) return -errno;
+  return len == sizeof(cred) && cred.uid == geteuid() ? 0 : -EACCES;
+}
+
+// The mapping's file must be a memfd that nobody can resize (only a memfd can carry the shrink
+// and grow seals), of exactly the size we map: then no access to the mapping can fault.
+int check_memfd(int fd) {
+  const int seals = fcntl(fd, F_GET_SEALS);
+  if (seals < 0 || (seals & kSeals) != kSeals) return -EPROTO;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != static_cast<off_t>(kMapBytes))
+    return -EPROTO;
+  return 0;
+}
+
+// The peer's wake-up descriptor, which we only write: it must be open for writing and
+// non-blocking, and be an eventfd (checked by its /proc name when /proc is there).
+int check_eventfd(int fd) {
+  const int flags = fcntl(fd, F_GETFL);
+  if (flags < 0 || (flags & O_ACCMODE) != O_RDWR || !(flags & O_NONBLOCK)) return -EPROTO;
+  char path[40], target[32];
+  std::snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+  const ssize_t n = readlink(path, target, sizeof(target));
+  if (n < 0) return 0;  // no /proc: a non-blocking file can at worst take our writes
+  static constexpr char kName[] = "anon_inode:[eventfd]";
+  return n == sizeof(kName) - 1 && std::memcmp(target, kName, n) == 0 ? 0 : -EPROTO;
+}
+
 int send_fds(int sock, const int *fds, int count) {
   char byte = 0;
   iovec iov = {&byte, 1};
@@ -247,27 +311,35 @@ int send_fds(int sock, const int *fds, int count) {
   cmsg->cmsg_type = SCM_RIGHTS;
   cmsg->cmsg_len = CMSG_LEN(count * sizeof(int));
   std::memcpy(CMSG_DATA(cmsg), fds, count * sizeof(int));
-  return sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+  // The first message on a fresh connection always fits: never wait.
+  return sendmsg(sock, &msg, MSG_NOSIGNAL | MSG_DONTWAIT) == 1 ? 0 : -errno;
 }
 
-// Receives exactly count descriptors (closing any surplus); 0 or a negative errno.
+// Receives exactly count descriptors (closing any surplus) within kRendezvousMs; 0 or a negative
+// errno.
 int recv_fds(int sock, int *fds, int count) {
-  pollfd pfd = {sock, POLLIN, 0};
-  if (poll(&pfd, 1, kRendezvousMs) != 1) return -ETIMEDOUT;
+  const long long deadline = now_ms() + kRendezvousMs;
   char byte;
   iovec iov = {&byte, 1};
   alignas(cmsghdr) char control[CMSG_SPACE(4 * sizeof(int))];
   msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  if (recvmsg(sock, &msg, MSG_CMSG_CLOEXEC) != 1) return -EPROTO;
+  ssize_t n;
+  do {
+    const int ret = wait_readable(sock, deadline);
+    if (ret < 0) return ret;
+    msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+  } while (n < 0 && (errno == EAGAIN || errno == EINTR));
+  if (n < 0) return -errno;
   int got = 0;
   for (cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    const int n = static_cast<int>((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-    for (int i = 0; i < n; i++) {
+    const int nfds = static_cast<int>((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+    for (int i = 0; i < nfds; i++) {
       int fd;
       std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
       if (got < count)
@@ -276,26 +348,35 @@ int recv_fds(int sock, int *fds, int count) {
         close(fd);
     }
   }
-  if (got == count) return 0;
+  if (n == 1 && got == count) return 0;
   for (int i = 0; i < got; i++) close(fds[i]);
   return -EPROTO;
 }
 
-void *map_fd(int fd) {
-  void *map = mmap(nullptr, kMapBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  return map == MAP_FAILED ? nullptr : map;
+int map_fd(int fd, void **map) {
+  *map = mmap(nullptr, kMapBytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (*map != MAP_FAILED) return 0;
+  *map = nullptr;
+  return -errno;
 }
 
 // The second side: takes the mapping and the first side's eventfd, gives its own.
 int join(int sock, void **map, int *my_efd, int *peer_efd) {
+  *map = nullptr;
+  *my_efd = -1;
   int fds[2];
-  int ret = recv_fds(sock, fds, 2);
+  int ret = check_peer(sock);
+  if (ret == 0) ret = recv_fds(sock, fds, 2);
   if (ret < 0) return ret;
-  *map = map_fd(fds[0]);
-  close(fds[0]);
   *peer_efd = fds[1];
-  *my_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (!*map || *my_efd < 0) ret = -ENOMEM;
+  ret = check_memfd(fds[0]);
+  if (ret == 0) ret = check_eventfd(*peer_efd);
+  if (ret == 0) ret = map_fd(fds[0], map);
+  close(fds[0]);
+  if (ret == 0) {
+    *my_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (*my_efd < 0) ret = -errno;
+  }
   if (ret == 0 && (static_cast<Shared *>(*map)->magic != kMagic ||
                    static_cast<Shared *>(*map)->ring_bytes != kRingBytes))
     ret = -EPROTO;
@@ -308,28 +389,49 @@ int join(int sock, void **map, int *my_efd, int *peer_efd) {
   return ret;
 }
 
+// Accepts the second side within kRendezvousMs: connections from other users are closed and
+// not counted. The connection, or a negative errno.
+int accept_peer(int listener) {
+  const long long deadline = now_ms() + kRendezvousMs;
+  for (;;) {
+    const int ret = wait_readable(listener, deadline);
+    if (ret < 0) return ret;
+    const int conn = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+    if (conn < 0) {
+      if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED) continue;
+      return -errno;
+    }
+    if (check_peer(conn) == 0) return conn;
+    close(conn);
+  }
+}
+
 // The first side: creates the mapping, waits for the second on the listening socket.
 int host(int listener, void **map, int *my_efd, int *peer_efd) {
-  const int mem = memfd_create("lkl-shm", MFD_CLOEXEC);
+  *map = nullptr;
+  const int mem = memfd_create("lkl-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (mem < 0) return -errno;
-  int ret = ftruncate(mem, kMapBytes) == 0 ? 0 : -errno;
-  *map = ret == 0 ? map_fd(mem) : nullptr;
+  int ret = ftruncate(mem, kMapBytes) == 0 && fcntl(mem, F_ADD_SEALS, kSeals) == 0 ? 0 : -errno;
+  if (ret == 0) ret = map_fd(mem, map);
   *my_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (ret == 0 && (!*map || *my_efd < 0)) ret = -ENOMEM;
+  if (ret == 0 && *my_efd < 0) ret = -errno;
+  // Accept without blocking: poll() said when.
+  if (ret == 0 && fcntl(listener, F_SETFL, fcntl(listener, F_GETFL) | O_NONBLOCK) != 0)
+    ret = -errno;
   if (ret == 0) {
     auto *shared = ::new (*map) Shared{};
     shared->magic = kMagic;
     shared->ring_bytes = kRingBytes;
-    pollfd pfd = {listener, POLLIN, 0};
-    ret = poll(&pfd, 1, kRendezvousMs) == 1 ? 0 : -ETIMEDOUT;
-  }
-  if (ret == 0) {
-    const int conn = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
-    ret = conn < 0 ? -errno : 0;
+    const int conn = accept_peer(listener);
+    ret = conn < 0 ? conn : 0;
     if (ret == 0) {
       const int fds[2] = {mem, *my_efd};
       ret = send_fds(conn, fds, 2);
       if (ret == 0) ret = recv_fds(conn, peer_efd, 1);
+      if (ret == 0) {
+        ret = check_eventfd(*peer_efd);
+        if (ret < 0) close(*peer_efd);
+      }
       close(conn);
     }
   }
@@ -350,8 +452,11 @@ Backend *create_shm(const char *name, std::uint64_t offload, int *err) noexcept 
   const socklen_t addr_len = socket_name(name, &addr);
   void *map = nullptr;
   int my_efd = -1, peer_efd = -1, side = -1;
-  // Join a waiting peer, or become the one who waits; retry if both try to wait at once.
-  for (int attempt = 0; attempt < 3 && side < 0; attempt++) {
+  // Join a waiting peer, or become the one who waits. Between the other side's bind() and
+  // listen() the name is taken but refuses connections (or both tried to wait at once): try
+  // again, a millisecond later, for as long as a peer would be waited for.
+  const long long deadline = now_ms() + kRendezvousMs;
+  while (side < 0) {
     const int sock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     if (sock < 0) {
       *err = -errno;
@@ -364,13 +469,16 @@ Backend *create_shm(const char *name, std::uint64_t offload, int *err) noexcept 
                listen(sock, 1) == 0) {
       *err = host(sock, &map, &my_efd, &peer_efd);
       side = 0;
-    } else if (errno != EADDRINUSE) {
+    } else {
       *err = -errno;
     }
     close(sock);
-    if (*err < 0 && side >= 0) return nullptr;
+    if (*err < 0 && (side >= 0 || *err != -EADDRINUSE || now_ms() >= deadline)) return nullptr;
+    if (side < 0) {
+      const timespec pause = {0, 1000000};
+      nanosleep(&pause, nullptr);
+    }
   }
-  if (side < 0) return nullptr;
   Backend *backend = heap_new<ShmLink>(map, side, my_efd, peer_efd, offload & kShmFeatures);
   if (!backend) {
     *err = -ENOMEM;

@@ -10,6 +10,8 @@
 #   headers  build/lkl/include (scripts/headers.sh)
 #   host     CMake build of tools/lkl: build/lkl/{lib,tests,bin}
 #
+# install/uninstall put the libraries, headers and lkl.pc under PREFIX (scripts/install.sh).
+#
 # `make help` lists the targets and the variables that change them.
 
 SHELL := /bin/bash
@@ -32,8 +34,11 @@ V ?= 0
 FORCE ?= 0
 BASE_TARBALL ?=
 ARGS ?=
+PREFIX_DEFAULT := $(filter undefined,$(origin PREFIX))
+PREFIX ?= /usr/local
+DESTDIR ?=
 # After the defaults: make 4.3's unexport defines an unset variable as empty.
-unexport BUILD JOBS SANITIZE V FORCE BASE_TARBALL ARGS
+unexport BUILD JOBS SANITIZE V FORCE BASE_TARBALL ARGS PREFIX DESTDIR
 
 SRC := $(BUILD)/linux
 KOBJ := $(BUILD)/kobj
@@ -91,10 +96,19 @@ CMAKE_ARGS := -S $(SRC)/tools/lkl -B $(HOSTB) -DLKL_INCLUDE_DIR=$(INCLUDE) \
 	-DLKL_KERNEL_OBJ=$(KOBJ)/lkl.o -DLKL_OUTPUT_DIR=$(OUT) -DLKL_SANITIZE=$(CMAKE_SANITIZE) \
 	-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
 
-.PHONY: all deps base tree kernel headers host test bench run clean distclean distclean-cache help
+.PHONY: all deps base tree kernel headers host test bench run install uninstall clean distclean \
+	distclean-cache help
+
+# Before anything is built: an instrumented library is for the tests only.
+ifneq ($(filter install,$(MAKECMDGOALS)),)
+ifeq ($(SANITIZE),1)
+$(error install: SANITIZE=1 builds (ASan+UBSan) are for testing only and need the sanitizer \
+	runtimes; install the normal build: make install PREFIX=...)
+endif
+endif
 
 all: host
-	$(Q)echo "all: $(patsubst $(ROOT)/%,%,$(OUT)): lib/liblkl.a, $$(ls $(OUT)/tests/*_test 2>/dev/null | wc -l) test binaries, bin: $$(ls $(OUT)/bin 2>/dev/null | xargs)"
+	$(Q)echo "all: $(patsubst $(ROOT)/%,%,$(OUT)): lib/liblkl.{a,so}, $$(ls $(OUT)/tests/*_test 2>/dev/null | wc -l) test binaries, bin: $$(ls $(OUT)/bin 2>/dev/null | xargs)"
 
 # What only the tests need is checked (and installed) when `test` is a goal.
 deps:
@@ -162,6 +176,15 @@ run: all
 	$(Q)$(OUT)/bin/lkl-perf loopback -s host $(RUN_TCP)
 	$(Q)$(OUT)/bin/lkl-perf loopback -s lkl $(RUN_TCP)
 
+# The CMake install rules of tools/lkl, and a manifest for uninstall:
+# $(PREFIX)/share/lkl/install_manifest.txt.
+install: all
+	$(Q)$(if $(PREFIX_DEFAULT),echo "install: PREFIX not set: installing into $(PREFIX)")
+	$(Q)$(ROOT)/scripts/install.sh install $(HOSTB) "$(PREFIX)" "$(DESTDIR)"
+
+uninstall:
+	$(Q)$(ROOT)/scripts/install.sh uninstall "$(PREFIX)" "$(DESTDIR)"
+
 # Outputs only: the assembled tree (which may hold work in progress) and the
 # caches stay.
 clean:
@@ -192,6 +215,9 @@ help:
 	@echo "  run              all, then build/lkl/bin/lkl-demo \$$ARGS and TCP_RR/TCP_STREAM over the"
 	@echo "                   loopback of the host and of the library (lkl-perf)"
 	@echo "  deps base tree kernel headers host   the steps of all, each with the ones before it"
+	@echo "  install          all, then install liblkl.a, liblkl.so, the headers and lkl.pc under"
+	@echo "                   \$$DESTDIR\$$PREFIX, listed in \$$PREFIX/share/lkl/install_manifest.txt"
+	@echo "  uninstall        remove what install put under \$$DESTDIR\$$PREFIX (from that manifest)"
 	@echo "  clean            remove build outputs; keep build/linux and the caches"
 	@echo "  distclean        remove \$$BUILD (refuses if build/linux holds unsaved work; FORCE=1)"
 	@echo "  distclean-cache  distclean, and remove the base and compiler caches"
@@ -202,3 +228,5 @@ help:
 	@echo "  SANITIZE=1       host side with ASan+UBSan in build/host-asan -> build/lkl-asan"
 	@echo "  JOBS=n           parallel jobs (default: nproc)   V=1  verbose"
 	@echo "  FORCE=1          overwrite overlay files edited in build/linux; distclean without checks"
+	@echo "  PREFIX=dir       install/uninstall prefix (default: /usr/local)"
+	@echo "  DESTDIR=dir      install/uninstall under dir\$$PREFIX (staging for packages)"

@@ -13,7 +13,7 @@
  * nothing touches the host's errno. All kernel types and constants carry an lkl_/LKL_ prefix so
  * that this header coexists with the C library's headers.
  *
- * Link: cc prog.c $(pkg-config --cflags --libs lkl), i.e. -I<include> <lib>/liblkl.a -lpthread.
+ * Link: cc prog.c $(pkg-config --cflags --libs lkl) (liblkl.so), or <lib>/liblkl.a -lpthread.
  * C++ programs may use the RAII layer in <lkl/kernel.hpp>.
  */
 #ifndef _LKL_H

@@ -17,9 +17,8 @@
 #include <cstring>
 
 #include "heap.h"
-#include "net/backend.h"
+#include "net/fd_backend.h"
 #include "net/vnet_hdr.h"
-#include "virtio/device.h"
 
 #ifndef PACKET_IGNORE_OUTGOING
 #define PACKET_IGNORE_OUTGOING 23
@@ -28,44 +27,19 @@
 namespace lkl::net {
 namespace {
 
-using virtio::bit;
-
-constexpr std::uint64_t kRawFeatures =
-    bit(LKL_VIRTIO_NET_F_CSUM) | bit(LKL_VIRTIO_NET_F_GUEST_CSUM) |
-    bit(LKL_VIRTIO_NET_F_HOST_TSO4) | bit(LKL_VIRTIO_NET_F_HOST_TSO6) |
-    bit(LKL_VIRTIO_NET_F_HOST_ECN) | bit(LKL_VIRTIO_NET_F_GUEST_TSO4) |
-    bit(LKL_VIRTIO_NET_F_GUEST_TSO6) | bit(LKL_VIRTIO_NET_F_GUEST_ECN);
-
 // struct virtio_net_hdr: the v1 header without num_buffers.
 constexpr int kRawHdrLen = 10;
 
-class RawBackend final : public Backend {
+class RawBackend final : public FdBackend {
  public:
-  explicit RawBackend(int fd) : fd_(fd) {}
-  ~RawBackend() { close(fd_); }
+  explicit RawBackend(int fd) : FdBackend(fd, kRawHdrLen, kHeaderOffloads) {}
 
   long send(const iovec *iov, int count) noexcept override {
-    const ssize_t n = writev(fd_, iov, count);
-    if (n < 0 && (errno == ENOBUFS)) return -EAGAIN;  // qdisc full: same as a full socket
-    return n < 0 ? -errno : n;
+    const long n = FdBackend::send(iov, count);
+    return n == -ENOBUFS ? -EAGAIN : n;  // qdisc full: same as a full socket
   }
 
-  long recv(const iovec *iov, int count) noexcept override {
-    const ssize_t n = readv(fd_, iov, count);
-    return n < 0 ? -errno : n;
-  }
-
-  bool prepare_poll(bool rx, bool tx, pollfd *pfd) noexcept override {
-    *pfd = {fd_, static_cast<short>((rx ? POLLIN : 0) | (tx ? POLLOUT : 0)), 0};
-    return true;
-  }
-
-  int hdr_len() const noexcept override { return kRawHdrLen; }
-  std::uint64_t features() const noexcept override { return kRawFeatures; }
   void destroy() noexcept override { heap_delete(this); }
-
- private:
-  const int fd_;
 };
 
 }  // namespace

@@ -48,18 +48,9 @@
 #include "heap.h"
 #include "net/backend.h"
 #include "net/vnet_hdr.h"
-#include "virtio/device.h"
 
 namespace lkl::net {
 namespace {
-
-using virtio::bit;
-
-constexpr std::uint64_t kShmFeatures =
-    bit(LKL_VIRTIO_NET_F_CSUM) | bit(LKL_VIRTIO_NET_F_GUEST_CSUM) |
-    bit(LKL_VIRTIO_NET_F_HOST_TSO4) | bit(LKL_VIRTIO_NET_F_HOST_TSO6) |
-    bit(LKL_VIRTIO_NET_F_HOST_ECN) | bit(LKL_VIRTIO_NET_F_GUEST_TSO4) |
-    bit(LKL_VIRTIO_NET_F_GUEST_TSO6) | bit(LKL_VIRTIO_NET_F_GUEST_ECN);
 
 constexpr std::uint64_t kMagic = 0x31686d732d6c6b6cULL;  // "lkl-shm1"
 constexpr std::size_t kRingBytes = 8 << 20;              // per direction, a power of two
@@ -479,7 +470,7 @@ Backend *create_shm(const char *name, std::uint64_t offload, int *err) noexcept 
       nanosleep(&pause, nullptr);
     }
   }
-  Backend *backend = heap_new<ShmLink>(map, side, my_efd, peer_efd, offload & kShmFeatures);
+  Backend *backend = heap_new<ShmLink>(map, side, my_efd, peer_efd, offload & kHeaderOffloads);
   if (!backend) {
     *err = -ENOMEM;
     munmap(map, kMapBytes);

@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "heap.h"
-#include "net/backend.h"
+#include "net/fd_backend.h"
 #include "net/vnet_hdr.h"
 #include "virtio/device.h"
 
@@ -19,34 +19,9 @@ namespace {
 
 using virtio::bit;
 
-constexpr std::uint64_t kTapFeatures =
-    bit(LKL_VIRTIO_NET_F_CSUM) | bit(LKL_VIRTIO_NET_F_GUEST_CSUM) |
-    bit(LKL_VIRTIO_NET_F_HOST_TSO4) | bit(LKL_VIRTIO_NET_F_HOST_TSO6) |
-    bit(LKL_VIRTIO_NET_F_HOST_ECN) | bit(LKL_VIRTIO_NET_F_GUEST_TSO4) |
-    bit(LKL_VIRTIO_NET_F_GUEST_TSO6) | bit(LKL_VIRTIO_NET_F_GUEST_ECN);
-
-class TapBackend final : public Backend {
+class TapBackend final : public FdBackend {
  public:
-  TapBackend(int fd, std::uint64_t features) : fd_(fd), features_(features) {}
-  ~TapBackend() { close(fd_); }
-
-  long send(const iovec *iov, int count) noexcept override {
-    const ssize_t n = writev(fd_, iov, count);
-    return n < 0 ? -errno : n;
-  }
-
-  long recv(const iovec *iov, int count) noexcept override {
-    const ssize_t n = readv(fd_, iov, count);
-    return n < 0 ? -errno : n;
-  }
-
-  bool prepare_poll(bool rx, bool tx, pollfd *pfd) noexcept override {
-    *pfd = {fd_, static_cast<short>((rx ? POLLIN : 0) | (tx ? POLLOUT : 0)), 0};
-    return true;
-  }
-
-  int hdr_len() const noexcept override { return kVnetHdrLen; }
-  std::uint64_t features() const noexcept override { return features_; }
+  TapBackend(int fd, std::uint64_t features) : FdBackend(fd, kVnetHdrLen, features) {}
 
   int set_features(std::uint64_t f) noexcept override {
     unsigned long flags = 0;
@@ -54,14 +29,10 @@ class TapBackend final : public Backend {
     if (f & bit(LKL_VIRTIO_NET_F_GUEST_TSO4)) flags |= TUN_F_TSO4;
     if (f & bit(LKL_VIRTIO_NET_F_GUEST_TSO6)) flags |= TUN_F_TSO6;
     if (f & bit(LKL_VIRTIO_NET_F_GUEST_ECN)) flags |= TUN_F_TSO_ECN;
-    return ioctl(fd_, TUNSETOFFLOAD, flags) < 0 ? -errno : 0;
+    return ioctl(fd(), TUNSETOFFLOAD, flags) < 0 ? -errno : 0;
   }
 
   void destroy() noexcept override { heap_delete(this); }
-
- private:
-  const int fd_;
-  const std::uint64_t features_;
 };
 
 }  // namespace
@@ -85,7 +56,7 @@ Backend *create_tap(const char *ifname, std::uint64_t offload, int *err) noexcep
     close(fd);
     return nullptr;
   }
-  Backend *backend = heap_new<TapBackend>(fd, offload & kTapFeatures);
+  Backend *backend = heap_new<TapBackend>(fd, offload & kHeaderOffloads);
   if (!backend) {
     *err = -ENOMEM;
     close(fd);

@@ -17,6 +17,14 @@ using VnetHdr = lkl_virtio_net_hdr_v1;
 inline constexpr std::size_t kVnetHdrLen = sizeof(VnetHdr);  // 12: VERSION_1 always has num_buffers
 inline constexpr std::size_t kEthHdrLen = 14;
 
+// The offloads a virtio-net header carries, checksum and segmentation in both directions: what a
+// backend that passes headers through untouched (TAP, raw, shm) can offer.
+inline constexpr std::uint64_t kHeaderOffloads =
+    (1ULL << LKL_VIRTIO_NET_F_CSUM) | (1ULL << LKL_VIRTIO_NET_F_GUEST_CSUM) |
+    (1ULL << LKL_VIRTIO_NET_F_HOST_TSO4) | (1ULL << LKL_VIRTIO_NET_F_HOST_TSO6) |
+    (1ULL << LKL_VIRTIO_NET_F_HOST_ECN) | (1ULL << LKL_VIRTIO_NET_F_GUEST_TSO4) |
+    (1ULL << LKL_VIRTIO_NET_F_GUEST_TSO6) | (1ULL << LKL_VIRTIO_NET_F_GUEST_ECN);
+
 // Whether a header the driver wrote for a frame of frame_len bytes (Ethernet header onwards) is
 // one the device may act on: flags, GSO type, offsets within the frame, all within what the
 // negotiated features allow.

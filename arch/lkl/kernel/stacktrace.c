@@ -89,7 +89,7 @@ noinline void arch_stack_walk(stack_trace_consume_fn consume_entry,
 
 static bool print_entry(void *loglvl, unsigned long addr)
 {
-	print_ip_sym(loglvl, addr);
+	printk("%s %pS\n", (const char *)loglvl, (void *)addr);
 	return true;
 }
 

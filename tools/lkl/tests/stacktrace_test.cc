@@ -7,26 +7,57 @@
 
 #include <cctype>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 namespace {
 
 using namespace lkl_test;
 
+// The kernel runs the lkl_stacktrace KUnit suite (arch/lkl/kernel/stacktrace_kunit.c) while it
+// boots; its console goes to a file so that the tests below can read the results.
 class StackEnvironment : public KernelEnvironment {
  public:
-  StackEnvironment() : KernelEnvironment("mem=64M loglevel=4") {}
+  StackEnvironment()
+      : KernelEnvironment("mem=64M loglevel=7 kunit.enable=1 kunit.filter_glob=lkl_stacktrace") {}
+
+  static std::string console_path;
 
   void SetUp() override {
+    char path[] = "/tmp/lkl-stacktrace-console-XXXXXX";
+    const int fd = mkstemp(path);
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    close(fd);
+    console_path = path;
+    // Read once, at the kernel's first message.
+    setenv("LKL_CONSOLE", path, 1);
     KernelEnvironment::SetUp();
     if (::testing::Test::HasFatalFailure()) return;
     ASSERT_LKL_OK(lkl_mount_fs("proc"));
   }
+
+  void TearDown() override {
+    KernelEnvironment::TearDown();
+    if (!console_path.empty()) unlink(console_path.c_str());
+  }
 };
 
+std::string StackEnvironment::console_path;
+
 [[maybe_unused]] const auto *const kEnv = ::testing::AddGlobalTestEnvironment(new StackEnvironment);
+
+std::string Console() {
+  std::ifstream in(StackEnvironment::console_path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
 
 bool IsHex(const std::string &s) {
   return !s.empty() && s.find_first_not_of("0123456789abcdef") == std::string::npos;
@@ -90,6 +121,41 @@ TEST(StackTraceTest, ParkedKernelThreadShowsWhereItSleeps) {
   ASSERT_GE(names.size(), 2U) << text;
   for (const auto &n : names) EXPECT_FALSE(n.empty()) << "unsymbolised frame in:\n" << text;
   EXPECT_EQ(names[0], "kthreadd") << text;
+}
+
+// Whether a console line reports KTAP "ok <n> <name>" (timestamp and indentation before it).
+bool KtapOk(const std::string &console, const std::string &name) {
+  std::istringstream lines(console);
+  std::string line;
+  while (std::getline(lines, line)) {
+    const size_t at = line.find(" ok ");
+    if (at == std::string::npos || line.find("not ok") != std::string::npos) continue;
+    const size_t num = at + 4, end = line.find(' ', num);
+    if (end == std::string::npos || end == num) continue;
+    if (line.substr(num, end - num).find_first_not_of("0123456789") != std::string::npos) continue;
+    if (line.substr(end + 1) == name) return true;
+  }
+  return false;
+}
+
+// The KUnit suite ran at boot: KTAP "ok" for the suite and each case, no "not ok".
+TEST(StackTraceTest, KunitSuitePassedAtBoot) {
+  const std::string console = Console();
+  for (const char *name : {"lkl_stacktrace_current", "lkl_stacktrace_parked_task",
+                           "lkl_stacktrace_dump", "lkl_stacktrace"})
+    EXPECT_TRUE(KtapOk(console, name)) << name << " missing or failed; console:\n" << console;
+  EXPECT_EQ(console.find("not ok"), std::string::npos) << console;
+}
+
+// dump_stack() from the suite printed "Call Trace:" and, below it, the calling function by name.
+TEST(StackTraceTest, DumpStackNamesItsCaller) {
+  const std::string console = Console();
+  const size_t trace = console.find("Call Trace:");
+  ASSERT_NE(trace, std::string::npos) << console;
+  const size_t caller = console.find(" lkl_stacktrace_dump+0x", trace);
+  EXPECT_NE(caller, std::string::npos) << console.substr(trace, 2000);
+  if (caller != std::string::npos)
+    std::printf("dump_stack() output:\n%s\n", console.substr(trace, caller - trace + 60).c_str());
 }
 
 }  // namespace

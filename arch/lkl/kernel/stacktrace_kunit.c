@@ -103,6 +103,7 @@ static struct kunit_suite lkl_stacktrace_suite = {
 	.name = "lkl_stacktrace",
 	.test_cases = lkl_stacktrace_cases,
 };
+
 kunit_test_suite(lkl_stacktrace_suite);
 
 MODULE_DESCRIPTION("KUnit tests of the LKL stack walker");

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 //
-// Symbolised kernel stack traces (CONFIG_KALLSYMS, frame-pointer walker of arch/lkl):
-// /proc/<pid>/stack of the calling thread's own task and of parked kernel threads, read through
-// the library. Every frame must resolve to a kernel function name.
+// The kernel's own tests, run inside the library: the KUnit suites of arch/lkl (lkl_*) run while
+// it boots, and their KTAP results are read back from the console. Also symbolised kernel stack
+// traces (CONFIG_KALLSYMS, frame-pointer walker of arch/lkl): /proc/<pid>/stack of the calling
+// thread's own task and of parked kernel threads, and dump_stack() output.
 #include "test_util.hpp"
 
 #include <cctype>
@@ -20,17 +21,17 @@ namespace {
 
 using namespace lkl_test;
 
-// The kernel runs the lkl_stacktrace KUnit suite (arch/lkl/kernel/stacktrace_kunit.c) while it
-// boots; its console goes to a file so that the tests below can read the results.
+// The kernel runs the KUnit suites of arch/lkl (lkl_*, arch/lkl/kernel/*_kunit.c) while it boots;
+// its console goes to a file so that the tests below can read the results.
 class StackEnvironment : public KernelEnvironment {
  public:
   StackEnvironment()
-      : KernelEnvironment("mem=64M loglevel=7 kunit.enable=1 kunit.filter_glob=lkl_stacktrace") {}
+      : KernelEnvironment("mem=64M loglevel=7 kunit.enable=1 kunit.filter_glob=lkl_*") {}
 
   static std::string console_path;
 
   void SetUp() override {
-    char path[] = "/tmp/lkl-stacktrace-console-XXXXXX";
+    char path[] = "/tmp/lkl-kunit-console-XXXXXX";
     const int fd = mkstemp(path);
     ASSERT_GE(fd, 0) << std::strerror(errno);
     close(fd);
@@ -138,8 +139,8 @@ bool KtapOk(const std::string &console, const std::string &name) {
   return false;
 }
 
-// The KUnit suite ran at boot: KTAP "ok" for the suite and each case, no "not ok".
-TEST(StackTraceTest, KunitSuitePassedAtBoot) {
+// Every suite and case of arch/lkl ran at boot and passed: KTAP "ok", no "not ok".
+TEST(KunitTest, ArchSuitesPassedAtBoot) {
   const std::string console = Console();
   for (const char *name : {"lkl_stacktrace_current", "lkl_stacktrace_parked_task",
                            "lkl_stacktrace_dump", "lkl_stacktrace"})

@@ -827,6 +827,7 @@ TEST_F(NetDeviceTest, ReceiveDropsBadFramesAndCountsThem) {
   EXPECT_EQ(Count(Stats().rx_bad_header), 2u);
   EXPECT_EQ(Count(Stats().rx_gso_dropped), 1u);
   EXPECT_EQ(Count(Stats().rx_sw_checksum), 1u);
+  EXPECT_EQ(Count(Stats().rx_csum_partial), 0u);  // completed: delivered without NEEDS_CSUM
 
   uint32_t id, len;
   ASSERT_TRUE(rx_.TakeUsed(&id, &len));
@@ -906,6 +907,47 @@ TEST_F(NetDeviceTest, TransmitChecksHeadersAndChains) {
   EXPECT_EQ(sent[0].size(), 12u + 100);
   // With EVENT_IDX the device asks to be notified for the next entry.
   EXPECT_EQ(tx_.AvailEvent(), 5);
+}
+
+// The offload counters: what the headers of delivered and sent frames said, and their sizes.
+TEST_F(NetDeviceTest, OffloadCountersFollowTheHeaders) {
+  const uint64_t features =
+      kNetBits({LKL_VIRTIO_NET_F_CSUM, LKL_VIRTIO_NET_F_HOST_TSO4, LKL_VIRTIO_NET_F_GUEST_CSUM,
+                LKL_VIRTIO_NET_F_GUEST_TSO4, LKL_VIRTIO_NET_F_MRG_RXBUF}) |
+      kEventIdx;
+  Start(features, features);
+  PostRx(64, 1536);
+  VnetHdr plain{};
+  VnetHdr valid{};
+  valid.flags = LKL_VIRTIO_NET_HDR_F_DATA_VALID;
+  VnetHdr partial{};
+  partial.flags = LKL_VIRTIO_NET_HDR_F_NEEDS_CSUM;
+  partial.csum_start = 34;
+  partial.csum_offset = 16;
+  VnetHdr gso = partial;
+  gso.gso_type = LKL_VIRTIO_NET_HDR_GSO_TCPV4;
+  gso.gso_size = 1448;
+
+  backend_.Deliver(Frame(gso, 20000));
+  backend_.Deliver(Frame(valid, 100));
+  backend_.Deliver(Frame(partial, 1518));  // the longest frame that is not large
+  backend_.Deliver(Frame(plain, 1519));
+  ASSERT_TRUE(WaitFor([&] { return Stats().rx_frames == 4; }));
+  EXPECT_EQ(Count(Stats().rx_large), 2u);
+  EXPECT_EQ(Count(Stats().rx_gso), 1u);
+  EXPECT_EQ(Count(Stats().rx_csum_partial), 2u);
+  EXPECT_EQ(Count(Stats().rx_csum_valid), 1u);
+  EXPECT_EQ(Count(Stats().rx_sw_checksum), 0u);
+
+  PostTx(gso, 3000);
+  PostTx(partial, 100);
+  PostTx(plain, 1518);
+  PostTx(plain, 1519);
+  NotifyTx();
+  EXPECT_EQ(Count(Stats().tx_frames), 4u);
+  EXPECT_EQ(Count(Stats().tx_large), 2u);
+  EXPECT_EQ(Count(Stats().tx_gso), 1u);
+  EXPECT_EQ(Count(Stats().tx_csum_partial), 2u);
 }
 
 TEST_F(NetDeviceTest, BrokenQueueNeedsResetAndResetRecovers) {

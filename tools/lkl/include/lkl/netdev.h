@@ -79,6 +79,15 @@ struct lkl_netdev_stats {
   unsigned long long broken_queues;  /* head index out of range: device needs a reset */
   unsigned long long rejected_rings; /* queue setups refused (size, alignment, memory) */
   unsigned long long interrupts;
+  /*
+   * What the offloads did, per frame delivered to the driver (rx_*) or sent by it (tx_*). Large
+   * frames are longer than 1518 bytes (more than a 1500-byte MTU carries, Ethernet header and a
+   * VLAN tag included), i.e. segments left for the receiver to cut (TSO) or jumbo frames. A
+   * frame with NEEDS_CSUM carries a partial checksum: its sender computed none (the driver with
+   * CSUM, the other side with GUEST_CSUM). One with DATA_VALID had its checksum verified already.
+   */
+  unsigned long long rx_large, rx_gso, rx_csum_partial, rx_csum_valid;
+  unsigned long long tx_large, tx_gso, tx_csum_partial;
 };
 
 /**

@@ -59,6 +59,12 @@ struct NetStats {
   std::atomic<std::uint64_t> tx_errors{0};      // backend refused the frame: dropped
   std::atomic<std::uint64_t> tx_deferred{0};    // backend would block: queue handed to the thread
   std::atomic<std::uint64_t> interrupts{0};
+  // What the offloads did, per frame delivered (rx) or sent (tx): the observable of TSO and
+  // checksum offload (see lkl_netdev_stats).
+  std::atomic<std::uint64_t> rx_large{0}, tx_large{0};                // longer than kMaxStdFrame
+  std::atomic<std::uint64_t> rx_gso{0}, tx_gso{0};                    // with a GSO type
+  std::atomic<std::uint64_t> rx_csum_partial{0}, tx_csum_partial{0};  // with NEEDS_CSUM
+  std::atomic<std::uint64_t> rx_csum_valid{0};                        // with DATA_VALID
 };
 
 class NetDevice final : public virtio::VirtioDevice {

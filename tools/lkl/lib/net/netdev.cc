@@ -269,6 +269,13 @@ int lkl_netdev_get_stats(int id, struct lkl_netdev_stats *out) {
     out->rejected_rings += get(qs.bad_ring);
   }
   out->interrupts = get(s.interrupts);
+  out->rx_large = get(s.rx_large);
+  out->rx_gso = get(s.rx_gso);
+  out->rx_csum_partial = get(s.rx_csum_partial);
+  out->rx_csum_valid = get(s.rx_csum_valid);
+  out->tx_large = get(s.tx_large);
+  out->tx_gso = get(s.tx_gso);
+  out->tx_csum_partial = get(s.tx_csum_partial);
   return 0;
 }
 

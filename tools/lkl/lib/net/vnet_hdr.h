@@ -16,6 +16,8 @@ namespace lkl::net {
 using VnetHdr = lkl_virtio_net_hdr_v1;
 inline constexpr std::size_t kVnetHdrLen = sizeof(VnetHdr);  // 12: VERSION_1 always has num_buffers
 inline constexpr std::size_t kEthHdrLen = 14;
+// The longest frame a 1500-byte MTU allows, VLAN tag included: longer ones are GSO (or jumbo).
+inline constexpr std::size_t kMaxStdFrame = 1500 + kEthHdrLen + 4;
 
 // The offloads a virtio-net header carries, checksum and segmentation in both directions: what a
 // backend that passes headers through untouched (TAP, raw, shm) can offer.

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Benchmarks: TCP_RR and TCP_STREAM (both directions) with lkl-perf over every path this build
 # and machine can run, in one run, printed as a table of ratios to a reference row and written
-# as JSON. `make bench` runs it; not part of `make test`.
+# as JSON; then the offload ladder (TCP_STREAM both ways as the library's offloads are added one
+# by one), and two charts. `make bench` runs it; not part of `make test`.
 #
-#   scripts/bench.sh [--quick] [--out FILE] [--rows a,b,...]
+#   scripts/bench.sh [--quick] [--out FILE] [--rows a,b,...] [--no-ladder | --ladder-only]
+#                    [--ladder-links tap,shm]
 #
-# Rows (each skipped, with the reason, when it cannot run here):
+# Rows of the table (each skipped, with the reason, when it cannot run here):
 #   host-loopback  host kernel, client and server over 127.0.0.1 in one process
 #   host-veth      host kernel, server and client in two network namespaces joined by a veth
 #                  pair (root); the reference of the ratios when it runs, else host-loopback
@@ -23,9 +25,34 @@
 # runs the three tests in one process (a shared-memory link joins one pair of processes, once)
 # and retries its connections while the server is still starting (--connect-wait).
 #
+# The offload ladder: TCP_STREAM and TCP_MAERTS over the lkl-tap and lkl-shm paths (the library
+# end(s) configured as below), BENCH_LADDER_BYTES per stream, the median of BENCH_LADDER_RUNS
+# runs (each run goes through all steps, so that a disturbance falls on one run), five steps,
+# each adding to the one before:
+#   off        no device offloads (--lkl-offload 0) and GSO/GRO off in the library
+#              (--lkl-features gso=off,gro=off)
+#   gso-gro    GSO/GRO on (the kernel's default), still no device offloads
+#   csum       + checksum offload both ways (CSUM, GUEST_CSUM)
+#   tso        + large segments both ways (HOST_TSO4/6, GUEST_TSO4/6, HOST_ECN, GUEST_ECN)
+#   all        + mergeable receive buffers (MRG_RXBUF): every offload, as in the table
+# with the same streams over host-veth and host-loopback, measured in the same run, as the
+# reference rows (ratios to host-veth, else host-loopback).
+#
+# Output: the two tables on stdout; $BENCH_OUT (JSON: "rows" the table, "ladder" the ladder);
+# next to it ladder.png (throughput per ladder step, host veth as reference lines) and
+# rr-latency.png (TCP_RR p50 latency per row of the table, p99 as error bar). The charts need
+# matplotlib (Debian: python3-matplotlib, `scripts/install-deps.sh --bench`); without it they
+# are skipped with a note, the rest of the run is unchanged. They can be drawn again from the
+# JSON: `python3 scripts/bench-charts.py build/bench/bench.json`.
+#
+# Run time on a 2-core machine: about 5 minutes, 2 for the table with the default sizes and 2 to
+# 3 for the ladder (3 runs of 20 streams of 512M, plus the references); --quick about 30 s.
+#
 # Environment: LKL_OUT (default build/lkl: bin/lkl-perf), BENCH_RR_N (transactions, default
 # 50000; --quick 2000), BENCH_BYTES (stream bytes, default 2G; --quick 64M), BENCH_WARMUP (RR
-# warmup transactions, default 1000), BENCH_OUT (JSON, default $LKL_BUILD/bench/bench.json).
+# warmup transactions, default 1000), BENCH_LADDER_BYTES (ladder stream bytes, default 512M;
+# --quick 64M), BENCH_LADDER_RUNS (default 3; --quick 1), BENCH_OUT (JSON, default
+# $LKL_BUILD/bench/bench.json).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -35,14 +62,25 @@ perf=$out_dir/bin/lkl-perf
 rr_n=${BENCH_RR_N:-50000}
 bytes=${BENCH_BYTES:-2G}
 warmup=${BENCH_WARMUP:-1000}
+ladder_bytes=${BENCH_LADDER_BYTES:-512M}
+ladder_runs=${BENCH_LADDER_RUNS:-3}
 json_out=${BENCH_OUT:-$LKL_BUILD/bench/bench.json}
 rows=host-loopback,host-veth,lkl-loopback,lkl-tap,lkl-raw,lkl-shm
+ladder_links=tap,shm
+run_table=1
+run_ladder=1
 
 while [ $# -gt 0 ]; do
 	case $1 in
-	--quick) rr_n=${BENCH_RR_N:-2000} bytes=${BENCH_BYTES:-64M} ;;
+	--quick)
+		rr_n=${BENCH_RR_N:-2000} bytes=${BENCH_BYTES:-64M}
+		ladder_bytes=${BENCH_LADDER_BYTES:-64M} ladder_runs=${BENCH_LADDER_RUNS:-1}
+		;;
 	--out) json_out=$2 && shift ;;
 	--rows) rows=$2 && shift ;;
+	--no-ladder) run_ladder=0 ;;
+	--ladder-only) run_table=0 ;;
+	--ladder-links) ladder_links=$2 && shift ;;
 	-h | --help)
 		sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//p}' "$0"
 		exit 0
@@ -52,6 +90,10 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ -x "$perf" ] || die "$(show_path "$perf") is missing: run make first"
+[ "$run_table" = 1 ] || [ "$run_ladder" = 1 ] || die "--no-ladder and --ladder-only leave nothing to run"
+[[ $ladder_runs =~ ^[1-9][0-9]*$ ]] ||
+	die "BENCH_LADDER_RUNS: expected a count of 1 or more, got \"$ladder_runs\""
+start_ms=$(now_ms)
 
 work=$(mktemp -d)
 ns_prefix=lklb$$
@@ -69,9 +111,10 @@ trap cleanup EXIT
 have_netdevs() { "$perf" --help | grep -q 'in this build: yes'; }
 can_netns() { [ "$(id -u)" = 0 ] && command -v ip >/dev/null; }
 
-# Creates namespace $ns_prefix-$1 (deleted on exit) and names it in $ns.
+# Creates namespace $ns_prefix-$1<n> (deleted on exit; n counts, so that a row can run more
+# than once) and names it in $ns.
 new_netns() {
-	ns=$ns_prefix-$1
+	ns=$ns_prefix-$1${#netns[@]}
 	ip netns add "$ns"
 	netns+=("$ns")
 	ip -n "$ns" link set lo up
@@ -134,33 +177,29 @@ row_lkl-shm() {
 # this order (rr, stream, maerts).
 tests=(-t TCP_RR -t TCP_STREAM -t TCP_MAERTS -n "$rr_n" -w "$warmup" -b "$bytes")
 
-# Runs one row: writes $work/<row>.json (and .err), or $work/<row>.skip.
-run_row() {
-	local row=$1 server_pid='' line wait=()
-	server=() client=() skip_reason=
-	"row_$row"
-	if [ -n "$skip_reason" ]; then
-		echo "$skip_reason" >"$work/$row.skip"
-		return
-	fi
+# Runs the pair of commands set in `server` and `client` (by a row function) with the test
+# arguments $2...: writes $work/$1.json (and .err, .server.log).
+run_pair() {
+	local stem=$1 server_pid='' line wait=()
+	shift
 	if [ ${#server[@]} -gt 0 ]; then
-		"${server[@]}" 2>"$work/$row.server.log" &
+		"${server[@]}" 2>"$work/$stem.server.log" &
 		server_pid=$!
 		servers+=("$server_pid")
 		# A library server boots and configures its device first: the client retries.
 		wait=(--connect-wait 60)
 	fi
-	if ! "${client[@]}" "${tests[@]}" "${wait[@]}" --json >"$work/$row.json" 2>"$work/$row.err"; then
+	if ! "${client[@]}" "$@" "${wait[@]}" --json >"$work/$stem.json" 2>"$work/$stem.err"; then
 		# lkl-perf names each failed test on a line of its own; else its last words count.
-		if grep -q '^lkl-perf: TCP_' "$work/$row.err"; then
+		if grep -q '^lkl-perf: TCP_' "$work/$stem.err"; then
 			while IFS= read -r line; do
-				warn "bench: $row failed: ${line#lkl-perf: }"
-			done < <(grep '^lkl-perf: TCP_' "$work/$row.err")
+				warn "bench: $stem failed: ${line#lkl-perf: }"
+			done < <(grep '^lkl-perf: TCP_' "$work/$stem.err")
 		else
-			warn "bench: $row failed: $(tail -n 1 "$work/$row.err")"
+			warn "bench: $stem failed: $(tail -n 1 "$work/$stem.err")"
 		fi
 		if [ -n "$server_pid" ] && ! kill -0 "$server_pid" 2>/dev/null; then
-			warn "bench: $row server exited: $(tail -n 1 "$work/$row.server.log")"
+			warn "bench: $stem server exited: $(tail -n 1 "$work/$stem.server.log")"
 		fi
 	fi
 	if [ -n "$server_pid" ]; then
@@ -169,46 +208,141 @@ run_row() {
 	fi
 }
 
-IFS=, read -r -a row_list <<<"$rows"
+# Sets up row $1 (row_$1) and runs it as $work/$2 with the test arguments $3...; or writes the
+# reason it cannot run to $work/$2.skip.
+run_row() {
+	local row=$1 stem=$2
+	shift 2
+	server=() client=() skip_reason=
+	"row_$row"
+	if [ -n "$skip_reason" ]; then
+		echo "$skip_reason" >"$work/$stem.skip"
+		return
+	fi
+	run_pair "$stem" "$@"
+}
+
+# The offload ladder. Offload bits: 1 << LKL_VIRTIO_NET_F_* (<lkl/linux/virtio_net.h>).
+# CSUM, GUEST_CSUM:
+off_csum=$((1 << 0 | 1 << 1))
+# HOST_TSO4/6, HOST_ECN, GUEST_TSO4/6, GUEST_ECN:
+off_tso=$((1 << 11 | 1 << 12 | 1 << 13 | 1 << 7 | 1 << 8 | 1 << 9))
+# MRG_RXBUF:
+off_mrg=$((1 << 15))
+# One line per step: name, --lkl-offload mask, --lkl-features (- for none).
+ladder_steps="off 0x0 gso=off,gro=off
+gso-gro 0x0 -
+csum $(printf '%#x' $((off_csum))) -
+tso $(printf '%#x' $((off_csum | off_tso))) -
+all $(printf '%#x' $((off_csum | off_tso | off_mrg))) -"
+# The link of the ladder and the row it is: the library end(s) get the step's options.
+declare -A ladder_row=([tap]=lkl-tap [shm]=lkl-shm)
+
+# Runs the ladder's streams for one step over one link, run $5: $work/ladder-<link>-<step>-<run>.*
+run_ladder_step() {
+	local link=$1 step=$2 mask=$3 features=$4 lkl_args
+	local stem=ladder-$link-$step-$5
+	lkl_args=(--lkl-offload "$mask")
+	[ "$features" = - ] || lkl_args+=(--lkl-features "$features")
+	server=() client=() skip_reason=
+	"row_${ladder_row[$link]}"
+	if [ -n "$skip_reason" ]; then
+		echo "$skip_reason" >"$work/$stem.skip"
+		return
+	fi
+	# The library ends: the server always, the client too over shm (library to library).
+	server+=("${lkl_args[@]}")
+	[ "$link" != shm ] || client+=("${lkl_args[@]}")
+	run_pair "$stem" "${ladder_tests[@]}"
+}
+
+ladder_tests=(-t TCP_STREAM -t TCP_MAERTS -b "$ladder_bytes")
+
+row_list=()
+[ "$run_table" = 0 ] || IFS=, read -r -a row_list <<<"$rows"
 for row in "${row_list[@]}"; do
 	declare -F "row_$row" >/dev/null || die "unknown row $row (rows: host-loopback host-veth lkl-loopback lkl-tap lkl-raw lkl-shm)"
-	note "bench: $row"
-	run_row "$row"
+done
+link_list=()
+[ "$run_ladder" = 0 ] || IFS=, read -r -a link_list <<<"$ladder_links"
+for link in "${link_list[@]}"; do
+	[ -n "${ladder_row[$link]:-}" ] || die "unknown ladder link $link (links: tap shm)"
 done
 
+for row in "${row_list[@]}"; do
+	note "bench: $row"
+	run_row "$row" "$row" "${tests[@]}"
+done
+table_s=$(elapsed "$start_ms")
+
+ladder_ms=$(now_ms)
+if [ "$run_ladder" = 1 ]; then
+	# Each run goes through every step and the references once: what disturbs one moment of a
+	# busy machine falls on one run of several measurements, and the median leaves it out.
+	for ((run = 1; run <= ladder_runs; run++)); do
+		for ref in host-veth host-loopback; do
+			note "bench: ladder run $run/$ladder_runs: reference $ref"
+			run_row "$ref" "ladder-ref-$ref-$run" "${ladder_tests[@]}"
+		done
+		while read -r step mask features; do
+			for link in "${link_list[@]}"; do
+				note "bench: ladder run $run/$ladder_runs: $link $step (offload $mask, features $features)"
+				run_ladder_step "$link" "$step" "$mask" "$features" "$run"
+			done
+		done <<<"$ladder_steps"
+	done
+	printf '%s\n' "$ladder_steps" >"$work/ladder.steps"
+fi
+ladder_s=$(elapsed "$ladder_ms")
+
 mkdir -p "$(dirname "$json_out")"
-python3 - "$work" "$json_out" "${row_list[@]}" <<'EOF'
+python3 - "$work" "$json_out" "$ladder_bytes" "$ladder_runs" "${link_list[*]}" "$table_s" \
+	"$ladder_s" "${row_list[@]}" <<'EOF'
 import json
 import os
 import platform
+import statistics
 import sys
 
-work, out, rows = sys.argv[1], sys.argv[2], sys.argv[3:]
+work, out, ladder_bytes, ladder_runs, links, table_s, ladder_s = sys.argv[1:8]
+rows, links, ladder_runs = sys.argv[8:], links.split(), int(ladder_runs)
 
 
-TESTS = ("rr", "stream", "maerts")  # the order of the client's -t list
-
-
-def load(row):
-    """The row's reports by test; None for a test that failed or did not report."""
+def load(stem, tests):
+    """The reports of $work/<stem>.json by test (tests: the order of the client's -t list); None
+    for a test that failed or did not report."""
     try:
-        with open(os.path.join(work, f"{row}.json")) as f:
+        with open(os.path.join(work, f"{stem}.json")) as f:
             reports = json.load(f)
     except (OSError, ValueError):
         reports = []
     if not isinstance(reports, list):
         reports = []
     return {t: r if isinstance(r, dict) and "error" not in r else None
-            for t, r in zip(TESTS, reports + [None] * len(TESTS))}
+            for t, r in zip(tests, reports + [None] * len(tests))}
 
 
+def skipped(stem):
+    """The reason $work/<stem> did not run, or None."""
+    path = os.path.join(work, f"{stem}.skip")
+    return open(path).read().strip() if os.path.exists(path) else None
+
+
+def ratios(m, ref):
+    """> 1 is better than the reference (for latency, the reference's over this one's)."""
+    return {k: (ref[k] / v if k.endswith("_us") else v / ref[k])
+            for k, v in m.items() if v and ref.get(k)}
+
+
+def cell(v, fmt, width):
+    return f"{fmt.format(v) if v is not None else '-':>{width}}"
+
+
+# The table: RR, STREAM and MAERTS per row.
 results = {}
 for row in rows:
-    skip = os.path.join(work, f"{row}.skip")
-    if os.path.exists(skip):
-        results[row] = {"skipped": open(skip).read().strip()}
-        continue
-    results[row] = load(row)
+    reason = skipped(row)
+    results[row] = {"skipped": reason} if reason else load(row, ("rr", "stream", "maerts"))
 
 ran = [r for r in rows if "skipped" not in results[r]]
 reference = next((r for r in ("host-veth", "host-loopback") if r in ran), ran[0] if ran else None)
@@ -233,39 +367,133 @@ for row in rows:
         table.append((row, None, r["skipped"]))
         continue
     m = metrics(r)
-    # Ratios: > 1 is better than the reference (for latency, the reference's over this row's).
-    ratio = {}
-    for k, v in m.items():
-        rv = ref.get(k)
-        if v and rv:
-            ratio[k] = rv / v if k.endswith("_us") else v / rv
-    r["metrics"], r["ratio_to_reference"] = m, ratio
-    table.append((row, m, ratio))
+    r["metrics"], r["ratio_to_reference"] = m, ratios(m, ref)
+    table.append((row, m, r["ratio_to_reference"]))
+
+# The ladder: STREAM and MAERTS per step and link, and per reference row.
+STREAMS = ("stream", "maerts")
+
+
+def median(values):
+    v = [x for x in values if x is not None]
+    return statistics.median(v) if v else None
+
+
+def streams(stem):
+    """STREAM and MAERTS of the runs $work/<stem>-<run>: the median of each, and every run."""
+    reason = skipped(f"{stem}-1")
+    if reason:
+        return {"skipped": reason}
+    runs, reports = [], []
+    for run in range(1, ladder_runs + 1):
+        got = load(f"{stem}-{run}", STREAMS)
+        runs.append({f"{t}_gbit_s": got[t] and got[t]["throughput_gbit_s"] for t in STREAMS})
+        reports += [got[t] for t in STREAMS]
+    return {**{k: median(r[k] for r in runs) for k in runs[0]}, "runs": runs, "reports": reports}
+
+
+ladder = None
+if os.path.exists(os.path.join(work, "ladder.steps")):
+    refs = {r: streams(f"ladder-ref-{r}") for r in ("host-veth", "host-loopback")}
+    ladder_ref = next((r for r in refs if "skipped" not in refs[r]), None)
+    lref = {k: v for k, v in refs[ladder_ref].items() if k.endswith("_s")} if ladder_ref else {}
+    steps = []
+    for line in open(os.path.join(work, "ladder.steps")):
+        name, mask, features = line.split()
+        step = {"step": name, "offload": mask,
+                "lkl_features": None if features == "-" else features}
+        for link in links:
+            r = streams(f"ladder-{link}-{name}")
+            if "skipped" not in r:
+                r["ratio_to_reference"] = ratios(
+                    {k: v for k, v in r.items() if k.endswith("_s")}, lref)
+                # What the library's device had in effect, from a library client's report.
+                stacks = [x["stack"] for x in r["reports"] if x and "features" in x["stack"]]
+                if stacks:
+                    r["device_features"] = stacks[0]["features"]
+            step[link] = r
+        steps.append(step)
+    ladder = {"bytes_per_stream": ladder_bytes, "runs": ladder_runs, "links": links,
+              "reference": ladder_ref, "references": refs, "steps": steps}
 
 report = {
     "machine": {"node": platform.node(), "cpus": os.cpu_count(), "kernel": platform.release()},
     "reference": reference,
     "rows": results,
 }
+if ladder:
+    report["ladder"] = ladder
+report["elapsed"] = {"table": table_s, "ladder": ladder_s}
 with open(out, "w") as f:
     json.dump(report, f, indent=2)
 
-cols = [("rr_tps", "RR tx/s", "{:.0f}"), ("rr_p50_us", "p50 us", "{:.1f}"),
-        ("rr_p99_us", "p99 us", "{:.1f}"), ("stream_gbit_s", "STREAM Gb/s", "{:.2f}"),
-        ("maerts_gbit_s", "MAERTS Gb/s", "{:.2f}")]
-print(f"reference: {reference}; ratio > 1 means better than the reference")
-head = f"{'row':<14}" + "".join(f"{c[1]:>13}{'ratio':>7}" for c in cols)
-print(head)
-print("-" * len(head))
-for row, m, ratio in table:
-    if m is None:
-        print(f"{row:<14}  skipped: {ratio}")
-        continue
-    cells = ""
-    for key, _, fmt in cols:
-        v = m.get(key)
-        cells += f"{fmt.format(v) if v is not None else '-':>13}"
-        cells += f"{ratio[key]:>7.2f}" if key in ratio else f"{'-':>7}"
-    print(f"{row:<14}{cells}")
+if rows:
+    cols = [("rr_tps", "RR tx/s", "{:.0f}"), ("rr_p50_us", "p50 us", "{:.1f}"),
+            ("rr_p99_us", "p99 us", "{:.1f}"), ("stream_gbit_s", "STREAM Gb/s", "{:.2f}"),
+            ("maerts_gbit_s", "MAERTS Gb/s", "{:.2f}")]
+    print(f"reference: {reference}; ratio > 1 means better than the reference ({table_s})")
+    head = f"{'row':<14}" + "".join(f"{c[1]:>13}{'ratio':>7}" for c in cols)
+    print(head)
+    print("-" * len(head))
+    for row, m, ratio in table:
+        if m is None:
+            print(f"{row:<14}  skipped: {ratio}")
+            continue
+        cells = ""
+        for key, _, fmt in cols:
+            cells += cell(m.get(key), fmt, 13)
+            cells += f"{ratio[key]:>7.2f}" if key in ratio else f"{'-':>7}"
+        print(f"{row:<14}{cells}")
+
+if ladder:
+    if rows:
+        print()
+    print(f"offload ladder: TCP_STREAM Gb/s, {ladder_bytes} per stream, median of {ladder_runs} "
+          f"run(s); ratio to {ladder_ref} ({ladder_s})")
+    print("  tap: library server on TAP, host client: STREAM host->library, MAERTS library->host")
+    print("  shm: library client -> library server over the shared-memory link")
+    head = f"{'step':<14}{'offload':>8}  {'features':<16}" + "".join(
+        f"{link + ' ' + t.upper():>13}{'ratio':>7}" for link in links for t in STREAMS)
+    print(head)
+    print("-" * len(head))
+    for r in ("host-veth", "host-loopback"):
+        x = refs[r]
+        if "skipped" in x:
+            print(f"{r:<14}  skipped: {x['skipped']}")
+            continue
+        cells = "".join(cell(x[f"{t}_gbit_s"], "{:.2f}", 13) + f"{'':>7}"
+                        for _ in links for t in STREAMS)
+        print(f"{r:<14}{'host':>8}  {'':<16}{cells}")
+    notes = {}  # each reason a link was skipped, once
+    for step in steps:
+        cells = ""
+        for link in links:
+            r = step[link]
+            if "skipped" in r:
+                notes.setdefault(f"{link} skipped: {r['skipped']}", None)
+            for t in STREAMS:
+                v, rt = r.get(f"{t}_gbit_s"), r.get("ratio_to_reference", {}).get(f"{t}_gbit_s")
+                cells += cell(v, "{:.2f}", 13) + (f"{rt:>7.2f}" if rt else f"{'-':>7}")
+        print(f"{step['step']:<14}{step['offload']:>8}  {step['lkl_features'] or '-':<16}{cells}")
+    for n in notes:
+        print(f"  {n}")
 print(f"JSON: {out}")
 EOF
+
+# The charts, when matplotlib is there (Debian's is for the system's python3, which another one
+# on PATH may hide); never a reason to fail the run.
+chart_python=
+for py in python3 /usr/bin/python3; do
+	if "$py" -c 'import matplotlib' 2>/dev/null; then
+		chart_python=$py
+		break
+	fi
+done
+if [ -n "$chart_python" ]; then
+	"$chart_python" "$LKL_ROOT/scripts/bench-charts.py" "$json_out" ||
+		warn "bench: the charts failed (the tables and the JSON are complete)"
+else
+	note "charts skipped: matplotlib is missing (Debian: apt-get install python3-matplotlib," \
+		"or scripts/install-deps.sh --bench)"
+fi
+note "bench: done in $(elapsed "$start_ms")"

@@ -2,11 +2,13 @@
 # Check for, and on Debian install, everything the build and the tests need.
 #
 #   scripts/install-deps.sh            install whatever is missing (root, Debian/apt)
+#   scripts/install-deps.sh --bench    the same, plus what only `make bench` needs (its charts)
 #   scripts/install-deps.sh --check    only report what is missing (exit 1 if anything)
 #   scripts/install-deps.sh --ensure   what `make` runs: nothing to do if all is there;
 #                                      otherwise install when root, else one line per
 #                                      missing package and the command to run
-# Options: --build-only (--check/--ensure: leave out what only the tests need),
+# Options: --build-only (--check/--ensure: leave out what only the tests need), --bench (add
+# what only the benchmarks need: scripts/bench.sh runs without it, leaving out its charts),
 # --no-base (a BASE_TARBALL is given: linux-source-6.12 is not needed),
 # extra apt package names (installed if dpkg does not know them as installed).
 set -euo pipefail
@@ -38,11 +40,16 @@ curl               curl
 nginx-light        nginx
 sockperf           sockperf
 '
+# What only make bench needs (scripts/bench.sh: its charts), installed with --bench only.
+BENCH_DEPS='
+python3-matplotlib /usr/lib/python3/dist-packages/matplotlib/__init__.py
+'
 BASE_PACKAGE=linux-source-6.12
 
 mode=install
 need_base=1
 need_test=1
+need_bench=0
 extra=()
 for arg in "$@"; do
 	case $arg in
@@ -50,8 +57,9 @@ for arg in "$@"; do
 	--ensure) mode=ensure ;;
 	--no-base) need_base=0 ;;
 	--build-only) need_test=0 ;;
+	--bench) need_bench=1 ;;
 	-h | --help)
-		sed -n '2,12s/^# \{0,1\}//p' "$0"
+		sed -n '2,15s/^# \{0,1\}//p' "$0"
 		exit 0
 		;;
 	-*)
@@ -88,7 +96,7 @@ while read -r pkg probes; do
 			break
 		fi
 	done
-done <<<"$BUILD_DEPS$([ "$need_test" = 0 ] || printf '%s' "$TEST_DEPS")"
+done <<<"$BUILD_DEPS$([ "$need_test" = 0 ] || printf '%s' "$TEST_DEPS")$([ "$need_bench" = 0 ] || printf '%s' "$BENCH_DEPS")"
 for pkg in "${extra[@]}"; do
 	if command -v dpkg-query >/dev/null && ! dpkg_installed "$pkg"; then
 		missing+=("$pkg")

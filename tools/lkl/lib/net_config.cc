@@ -1,5 +1,5 @@
 // Network configuration of the library kernel (<lkl/net_config.h>): rtnetlink requests sent from
-// inside the kernel, plus sysctl files under /proc/sys.
+// inside the kernel, ethtool ioctls for device features, plus sysctl files under /proc/sys.
 //
 // Like the rest of the C API this file needs nothing from the C++ runtime (no exceptions, no
 // operator new, no guarded statics): requests and replies live in fixed buffers on the stack.
@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include <lkl.h>
+#include <lkl/linux/ethtool.h>
 #include <lkl/linux/fib_rules.h>
 #include <lkl/linux/if_addr.h>
 #include <lkl/linux/if_link.h>
@@ -322,6 +323,49 @@ int InspectAddress(const lkl_nlmsghdr *msg, void *ctx) {
   return 0;
 }
 
+// The ethtool commands that get and set one feature, by ethtool -K's name for it.
+struct Feature {
+  const char *name;
+  uint32_t get, set;
+};
+
+constexpr Feature kFeatures[] = {
+    {"rx", LKL_ETHTOOL_GRXCSUM, LKL_ETHTOOL_SRXCSUM},
+    {"tx", LKL_ETHTOOL_GTXCSUM, LKL_ETHTOOL_STXCSUM},
+    {"sg", LKL_ETHTOOL_GSG, LKL_ETHTOOL_SSG},
+    {"tso", LKL_ETHTOOL_GTSO, LKL_ETHTOOL_STSO},
+    {"gso", LKL_ETHTOOL_GGSO, LKL_ETHTOOL_SGSO},
+    {"gro", LKL_ETHTOOL_GGRO, LKL_ETHTOOL_SGRO},
+};
+
+const Feature *FindFeature(const char *name) {
+  if (!name) return nullptr;
+  for (const Feature &f : kFeatures)
+    if (std::strcmp(f.name, name) == 0) return &f;
+  return nullptr;
+}
+
+// One ethtool_value command (cmd) on interface ifindex; for a get, *value receives the data.
+int EthtoolValue(int ifindex, uint32_t cmd, uint32_t *value) {
+  if (ifindex <= 0) return -LKL_EINVAL;
+  long sock = lkl_sys_socket(LKL_AF_INET, LKL_SOCK_DGRAM | LKL_SOCK_CLOEXEC, 0);
+  if (sock < 0) return Ret(sock);
+  lkl_ifreq ifr{};
+  ifr.ifr_ifru.ifru_ivalue = ifindex;
+  // The ethtool ioctl names the interface: look the name up (-ENODEV for an unknown index).
+  long ret = lkl_sys_ioctl(Fd(sock), LKL_SIOCGIFNAME, reinterpret_cast<unsigned long>(&ifr));
+  if (ret >= 0) {
+    lkl_ethtool_value ev{};
+    ev.cmd = cmd;
+    ev.data = *value;
+    ifr.ifr_ifru.ifru_data = &ev;
+    ret = lkl_sys_ioctl(Fd(sock), LKL_SIOCETHTOOL, reinterpret_cast<unsigned long>(&ifr));
+    *value = ev.data;
+  }
+  lkl_sys_close(Fd(sock));
+  return Ret(ret);
+}
+
 // Turns a sysctl name into "/proc/sys/<path>" in out; dots separate components unless the name
 // has a slash.
 int SysctlPath(const char *name, char *out, size_t size) {
@@ -460,6 +504,26 @@ extern "C" int lkl_add_neighbor(int ifindex, int af, void *addr, void *mac) {
   req.Attr(LKL_NDA_DST, addr, len);
   req.Attr(LKL_NDA_LLADDR, mac, kMacLen);
   return Transact(req);
+}
+
+extern "C" int lkl_if_get_feature(int ifindex, const char *name) {
+  const Feature *f = FindFeature(name);
+  if (!f) return -LKL_EINVAL;
+  uint32_t value = 0;
+  const int ret = EthtoolValue(ifindex, f->get, &value);
+  return ret < 0 ? ret : value != 0;
+}
+
+extern "C" int lkl_if_set_feature(int ifindex, const char *name, int on) {
+  const Feature *f = FindFeature(name);
+  if (!f) return -LKL_EINVAL;
+  uint32_t value = on != 0;
+  int ret = EthtoolValue(ifindex, f->set, &value);
+  if (ret < 0) return ret;
+  // The kernel takes the wish and applies what the other features allow: check what it did.
+  ret = lkl_if_get_feature(ifindex, name);
+  if (ret < 0) return ret;
+  return ret == (on != 0) ? 0 : -LKL_EOPNOTSUPP;
 }
 
 extern "C" int lkl_sysctl(const char *path, const char *value) {

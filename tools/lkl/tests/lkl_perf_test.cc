@@ -269,6 +269,11 @@ TEST(LklPerfTest, BadArguments) {
       {"loopback", "--lkl-netdev", "tap:"},
       {"loopback", "--lkl-ip", "10.0.0.1/24"},  // an address needs a device
       {"loopback", "--lkl-sysctl", "novalue"},
+      {"loopback", "--lkl-features", "gso"},
+      {"loopback", "--lkl-features", "gso=maybe"},
+      {"loopback", "--lkl-features", "lro=off"},
+      {"loopback", "--lkl-features", "gso=off,"},
+      {"loopback", "-s", "host", "--lkl-features", "gro=off"},
       {"loopback", "--lkl-netdev", "shm:"},
       {"loopback", "--lkl-netdev", "shm:" + std::string(91, 'x')},
       {"loopback", "--lkl-netdev", "ring:x"},
@@ -369,6 +374,27 @@ TEST(LklPerfTest, LklSysctlOption) {
   const ToolRun r = RunTool({"loopback", "-s", "lkl", "-n", "10", "--lkl-sysctl", "net.nosuch=1"});
   EXPECT_EQ(r.status, 1) << r.err;
   EXPECT_NE(r.err.find("net.nosuch"), std::string::npos) << r.err;
+}
+
+// --lkl-features switches features of lo here (of the device with --lkl-netdev), as ethtool -K,
+// and the report says what is in effect.
+TEST(LklPerfTest, LklFeaturesOption) {
+  const json j = Report({"loopback", "-s", "lkl", "-n", "10", "--lkl-features", "gso=off,gro=off",
+                         "--lkl-features", "tso=off", "--json"});
+  ExpectRr(j, "lkl", 10);
+  const json f = j["stack"].value("features", json::object());
+  EXPECT_EQ(f.value("gso", true), false) << j;
+  EXPECT_EQ(f.value("gro", true), false) << j;
+  EXPECT_EQ(f.value("tso", true), false) << j;
+  EXPECT_EQ(f.value("sg", false), true) << j;
+  // Without the option the loopback report has no features; with it, all six.
+  EXPECT_FALSE(
+      Report({"loopback", "-s", "lkl", "-n", "10", "--json"})["stack"].contains("features"));
+  EXPECT_EQ(f.size(), 6u) << j;
+  // lo cannot switch its receive checksum: the kernel's refusal is a failure, exit status 1.
+  const ToolRun r = RunTool({"loopback", "-s", "lkl", "-n", "10", "--lkl-features", "rx=off"});
+  EXPECT_EQ(r.status, 1) << r.err;
+  EXPECT_NE(r.err.find("feature rx off"), std::string::npos) << r.err;
 }
 
 TEST(LklPerfTest, Help) {

@@ -5,6 +5,7 @@
 // stands in for a real interface: it has no addresses of its own and starts down.
 #include "test_util.hpp"
 
+#include <lkl/linux/ethtool.h>
 #include <lkl/netcfg.hpp>
 
 #include <string>
@@ -44,6 +45,20 @@ long IfIoctl(const char *ifname, unsigned int cmd, lkl_ifreq *ifr) {
   long ret = lkl_sys_ioctl(U(sock), cmd, reinterpret_cast<unsigned long>(ifr));
   lkl_sys_close(U(sock));
   return ret;
+}
+
+// The value an ETHTOOL_G* command (ethtool_value) reads for ifname, straight from the kernel.
+long EthtoolGet(const char *ifname, uint32_t cmd) {
+  lkl_ethtool_value ev{};
+  ev.cmd = cmd;
+  lkl_ifreq ifr{};
+  std::strncpy(ifr.ifr_ifrn.ifrn_name, ifname, sizeof(ifr.ifr_ifrn.ifrn_name) - 1);
+  ifr.ifr_ifru.ifru_data = &ev;
+  long sock = lkl_sys_socket(LKL_AF_INET, LKL_SOCK_DGRAM, 0);
+  if (sock < 0) return sock;
+  long ret = lkl_sys_ioctl(U(sock), LKL_SIOCETHTOOL, reinterpret_cast<unsigned long>(&ifr));
+  lkl_sys_close(U(sock));
+  return ret < 0 ? ret : ev.data;
 }
 
 bool IsUp(const char *ifname) {
@@ -359,6 +374,49 @@ TEST_F(NetConfigTest, BadAddressArguments) {
   EXPECT_LKL_ERR(BindTo(LKL_AF_INET, &a), LKL_EADDRNOTAVAIL);  // nothing was added
 }
 
+// sit0 stands in for a device: scatter-gather, checksum offload, TSO, GSO and GRO, all of which
+// ethtool may switch.
+TEST_F(NetConfigTest, Features) {
+  for (const char *name : {"tx", "sg", "tso", "gso", "gro"})
+    EXPECT_EQ(lkl_if_get_feature(sit_, name), 1) << name;
+
+  ASSERT_LKL_OK(lkl_if_set_feature(sit_, "gso", 0));
+  EXPECT_EQ(EthtoolGet("sit0", LKL_ETHTOOL_GGSO), 0);
+  EXPECT_EQ(lkl_if_get_feature(sit_, "gso"), 0);
+  ASSERT_LKL_OK(lkl_if_set_feature(sit_, "gro", 0));
+  EXPECT_EQ(EthtoolGet("sit0", LKL_ETHTOOL_GGRO), 0);
+  EXPECT_EQ(lkl_if_get_feature(sit_, "gro"), 0);
+  EXPECT_EQ(EthtoolGet("sit0", LKL_ETHTOOL_GTSO), 1);  // the others stay
+  EXPECT_LKL_OK(lkl_if_set_feature(sit_, "gro", 0));   // idempotent
+
+  ASSERT_LKL_OK(lkl_if_set_feature(sit_, "gso", 1));
+  EXPECT_EQ(EthtoolGet("sit0", LKL_ETHTOOL_GGSO), 1);
+  ASSERT_LKL_OK(lkl_if_set_feature(sit_, "gro", 2));  // any non-zero value is on
+  EXPECT_EQ(EthtoolGet("sit0", LKL_ETHTOOL_GGRO), 1);
+
+  // Without scatter-gather the kernel drops TSO and GSO, and keeps them off when asked.
+  ASSERT_LKL_OK(lkl_if_set_feature(sit_, "sg", 0));
+  EXPECT_EQ(lkl_if_get_feature(sit_, "tso"), 0);
+  EXPECT_EQ(EthtoolGet("sit0", LKL_ETHTOOL_GGSO), 0);
+  EXPECT_LKL_ERR(lkl_if_set_feature(sit_, "tso", 1), LKL_EOPNOTSUPP);
+  EXPECT_LKL_ERR(lkl_if_set_feature(sit_, "gso", 1), LKL_EOPNOTSUPP);
+  ASSERT_LKL_OK(lkl_if_set_feature(sit_, "sg", 1));  // and brings them back with it
+  EXPECT_EQ(lkl_if_get_feature(sit_, "tso"), 1);
+  EXPECT_EQ(lkl_if_get_feature(sit_, "gso"), 1);
+
+  // lo cannot switch its receive checksum (it has nothing to verify).
+  EXPECT_EQ(lkl_if_get_feature(lo_, "rx"), 1);
+  EXPECT_LKL_ERR(lkl_if_set_feature(lo_, "rx", 0), LKL_EOPNOTSUPP);
+
+  EXPECT_LKL_ERR(lkl_if_set_feature(sit_, "nosuch", 0), LKL_EINVAL);
+  EXPECT_LKL_ERR(lkl_if_set_feature(sit_, nullptr, 0), LKL_EINVAL);
+  EXPECT_LKL_ERR(lkl_if_get_feature(sit_, "GRO"), LKL_EINVAL);
+  EXPECT_LKL_ERR(lkl_if_get_feature(0, "gro"), LKL_EINVAL);
+  EXPECT_LKL_ERR(lkl_if_set_feature(-1, "gro", 0), LKL_EINVAL);
+  EXPECT_LKL_ERR(lkl_if_get_feature(12345, "gro"), LKL_ENODEV);
+  EXPECT_LKL_ERR(lkl_if_set_feature(12345, "gro", 0), LKL_ENODEV);
+}
+
 TEST_F(NetConfigTest, Sysctl) {
   char value[64];
   ASSERT_LKL_OK(lkl_sysctl("net.ipv4.tcp_congestion_control", "bbr"));
@@ -447,6 +505,13 @@ TEST_F(NetConfigTest, CppLayer) {
 
   lkl::Interface sit = lkl::Interface::named("sit0");
   EXPECT_THROW(sit.set_address_with_gateway(p, lkl::IpAddress::parse("fd00::1")), lkl::Error);
+
+  sit.set_feature("gro", false);
+  EXPECT_FALSE(sit.feature("gro"));
+  sit.set_feature("gro", true);
+  EXPECT_TRUE(sit.feature("gro"));
+  EXPECT_THROW(lo.set_feature("rx", false), lkl::Error);
+  EXPECT_THROW(sit.feature("nosuch"), lkl::Error);
 
   lkl::sysctl("net.ipv4.tcp_congestion_control", "bbr");
   EXPECT_EQ(lkl::sysctl("net.ipv4.tcp_congestion_control"), "bbr");

@@ -122,6 +122,14 @@ class LklSockets final : public SocketOps {
         if (gateway_) lkl::set_gateway(*gateway_);
       }
 #endif
+      // The interface whose features are switched and reported: the device, else lo.
+      lkl::Interface features_of = lkl::Interface::named("lo");
+#if LKL_PERF_HAVE_NETDEV
+      if (device_) features_of = lkl::Interface(device_->ifindex());
+#endif
+      for (const auto &[feature, on] : config.features) features_of.set_feature(feature, on);
+      for (const char *feature : kFeatureNames)
+        features_[feature] = lkl_if_get_feature(features_of.index(), feature) == 1;
       for (const auto &[key, value] : config.sysctls) lkl::sysctl(key, value);
     } catch (const lkl::Error &e) {
       throw Error(std::string("library kernel: ") + e.what());
@@ -141,6 +149,9 @@ class LklSockets final : public SocketOps {
       d["offload"] = config_.offload;
       d["busy_poll_us"] = config_.busy_poll_us;
     }
+    // The features in effect (lkl_if_get_feature()), after --lkl-features.
+    if (!config_.features.empty() || (!config_.netdev.empty() && config_.netdev != "loopback"))
+      d["features"] = features_;
     return d;
   }
 
@@ -220,6 +231,7 @@ class LklSockets final : public SocketOps {
 
  private:
   LklConfig config_;
+  nlohmann::ordered_json features_ = nlohmann::ordered_json::object();
   std::optional<lkl::IpAddress> gateway_;
 #if LKL_PERF_HAVE_NETDEV
   // Outlive the kernel: removed and freed after it halts.

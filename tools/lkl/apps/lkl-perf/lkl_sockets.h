@@ -22,7 +22,13 @@ struct LklConfig {
   std::vector<std::string> addresses;  // "10.0.0.2/24", "fd00::2/64" for the device
   std::string gateway;                 // default route, IPv4 or IPv6
   std::vector<std::pair<std::string, std::string>> sysctls;
+  // Interface features switched as `ethtool -K` would, in order: ("gro", false), ... (names of
+  // kFeatureNames), on the device, or on lo without one.
+  std::vector<std::pair<std::string, bool>> features;
 };
+
+// The feature names --lkl-features takes (those of lkl_if_set_feature()).
+inline constexpr const char *kFeatureNames[] = {"rx", "tx", "sg", "tso", "gso", "gro"};
 
 // Throws UsageError for a malformed config, Error if the kernel or the device cannot be set up.
 std::unique_ptr<SocketOps> make_lkl_sockets(const LklConfig &config);

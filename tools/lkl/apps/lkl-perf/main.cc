@@ -97,6 +97,9 @@ void usage(FILE *out) {
       "      --lkl-ip ADDR/LEN       address of the device (repeatable, IPv4 or IPv6)\n"
       "      --lkl-gateway ADDR      default route\n"
       "      --lkl-sysctl KEY=VALUE  set a sysctl after boot (repeatable)\n"
+      "      --lkl-features F=on|off[,...]  switch features of the device (lo without one)\n"
+      "                              as ethtool -K does: rx, tx, sg, tso, gso, gro, e.g.\n"
+      "                              gso=off,gro=off (repeatable; the JSON reports them)\n"
       "SIZE takes a K, M or G suffix (powers of 1024).\n",
       out);
   std::fprintf(out, "network devices (--lkl-netdev tap/raw/shm) in this build: %s\n",
@@ -145,6 +148,26 @@ double parse_seconds(const char *opt, const char *text) {
   return v;
 }
 
+// --lkl-features: a comma-separated list of NAME=on|off, NAME one of kFeatureNames.
+void parse_features(const std::string &list, std::vector<std::pair<std::string, bool>> *out) {
+  for (size_t start = 0;;) {
+    const size_t comma = list.find(',', start);
+    const std::string item = list.substr(start, comma - start);
+    const size_t eq = item.find('=');
+    const std::string name = item.substr(0, eq),
+                      value = eq == std::string::npos ? "" : item.substr(eq + 1);
+    bool known = false;
+    for (const char *n : kFeatureNames) known = known || name == n;
+    if (!known || (value != "on" && value != "off"))
+      throw UsageError(
+          "--lkl-features: expected NAME=on|off (NAME: rx, tx, sg, tso, gso or gro), got \"" +
+          item + "\"");
+    out->emplace_back(name, value == "on");
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+}
+
 Options parse(int argc, char **argv) {
   if (argc < 2) throw UsageError("missing role: server, client or loopback");
   Options o;
@@ -174,6 +197,7 @@ Options parse(int argc, char **argv) {
     kLklIp,
     kLklGateway,
     kLklSysctl,
+    kLklFeatures,
   };
   static const option longopts[] = {
       {"stack", required_argument, nullptr, 's'},
@@ -201,6 +225,7 @@ Options parse(int argc, char **argv) {
       {"lkl-ip", required_argument, nullptr, kLklIp},
       {"lkl-gateway", required_argument, nullptr, kLklGateway},
       {"lkl-sysctl", required_argument, nullptr, kLklSysctl},
+      {"lkl-features", required_argument, nullptr, kLklFeatures},
       {nullptr, 0, nullptr, 0},
   };
 
@@ -316,6 +341,10 @@ Options parse(int argc, char **argv) {
         o.lkl_options = true;
         break;
       }
+      case kLklFeatures:
+        parse_features(arg, &o.lkl.features);
+        o.lkl_options = true;
+        break;
       case ':':
         throw UsageError(std::string("option ") + argv[optind - 1] + " needs a value");
       default:

@@ -1,21 +1,23 @@
 /* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
 /*
- * Network configuration of the library kernel: interfaces, addresses, routes and sysctls, with
- * the names and signatures of upstream LKL. Included by <lkl.h>.
+ * Network configuration of the library kernel: interfaces, addresses, routes, features and
+ * sysctls, with the names and signatures of upstream LKL (lkl_if_set/get_feature() are this
+ * library's own). Included by <lkl.h>.
  *
  *   int ifindex = lkl_ifname_to_ifindex("eth0");
  *   lkl_if_up(ifindex);
  *   lkl_if_set_ipv4(ifindex, inet_addr("10.0.0.2"), 24);   // address in network byte order
  *   lkl_set_ipv4_gateway(inet_addr("10.0.0.1"));
  *   lkl_sysctl("net.ipv4.tcp_congestion_control", "bbr");
+ *   lkl_if_set_feature(ifindex, "gro", 0);                 // ethtool -K eth0 gro off
  *
- * Everything is done inside the running kernel, over rtnetlink (NETLINK_ROUTE) where iproute2
- * would use it, so the kernel's own validation applies. Every function returns 0 (or the
- * documented non-negative value) on success and a negative LKL errno (-LKL_E*, see
- * lkl_strerror()) on failure; malformed arguments (NULL pointers, an ifindex <= 0, a prefix
- * length beyond the address size, an unknown address family) give -LKL_EINVAL without reaching
- * the kernel, and an ifindex the kernel does not know gives -LKL_ENODEV. All of them may be
- * called from any host thread once the kernel runs.
+ * Everything is done inside the running kernel, over rtnetlink (NETLINK_ROUTE) where iproute2 would
+ * use it and the ethtool ioctl where ethtool would, so the kernel's own validation applies. Every
+ * function returns 0 (or the documented non-negative value) on success and a negative LKL errno
+ * (-LKL_E*, see lkl_strerror()) on failure; malformed arguments (NULL pointers, an ifindex <= 0, a
+ * prefix length beyond the address size, an unknown address family) give -LKL_EINVAL without
+ * reaching the kernel, and an ifindex the kernel does not know gives -LKL_ENODEV. All of them may
+ * be called from any host thread once the kernel runs.
  */
 #ifndef _LKL_NET_CONFIG_H
 #define _LKL_NET_CONFIG_H
@@ -128,6 +130,29 @@ int lkl_if_set_ipv6_gateway(int ifindex, void *addr, unsigned int netprefix_len,
  * @mac: 6-byte Ethernet address
  */
 int lkl_add_neighbor(int ifindex, int af, void *addr, void *mac);
+
+/**
+ * lkl_if_set_feature - switch feature @name of @ifindex on (@on != 0) or off, as `ethtool -K`
+ * @name: one of ethtool's short names: "rx" (receive checksum offload), "tx" (transmit checksum
+ *	offload), "sg" (scatter-gather), "tso" (TCP segmentation offload, IPv4 and IPv6), "gso"
+ *	(generic segmentation offload) or "gro" (generic receive offload)
+ *
+ * Sent as the ethtool ioctl (SIOCETHTOOL, ETHTOOL_S*) on a socket inside the kernel, then read
+ * back. The kernel keeps the request and applies it once its prerequisites hold (tso and gso
+ * need sg, sg needs tx), so the result is checked: Return: 0 once the feature is in the
+ * requested state; -LKL_EOPNOTSUPP if the device cannot switch it, or the kernel left it as it
+ * was for a missing prerequisite; -LKL_EINVAL for an unknown @name. Note that TCP builds GSO
+ * packets whatever "gso" says (since Linux 4.16, segmenting them in software for devices
+ * without TSO), so "gso" off changes what UDP and other protocols do, not TCP.
+ */
+int lkl_if_set_feature(int ifindex, const char *name, int on);
+
+/**
+ * lkl_if_get_feature - whether feature @name of @ifindex is on (names: lkl_if_set_feature())
+ *
+ * Return: 1 if on, 0 if off, or a negative LKL errno (-LKL_EINVAL for an unknown @name).
+ */
+int lkl_if_get_feature(int ifindex, const char *name);
 
 /**
  * lkl_sysctl - write @value to the sysctl @path

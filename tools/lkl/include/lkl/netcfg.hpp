@@ -5,6 +5,7 @@
 //   eth.set_address(lkl::IpPrefix::parse("10.0.0.2/24"));
 //   lkl::set_gateway(lkl::IpAddress::parse("10.0.0.1"));
 //   lkl::sysctl("net.ipv4.tcp_congestion_control", "bbr");
+//   eth.set_feature("gro", false);                  // ethtool -K eth0 gro off
 #ifndef LKL_NETCFG_HPP
 #define LKL_NETCFG_HPP
 
@@ -139,6 +140,18 @@ class Interface {
                         ? lkl_if_set_ipv4_gateway(index_, a.v4(), p.length, g.v4())
                         : lkl_if_set_ipv6_gateway(index_, a.data(), p.length, g.data());
     run(ret, "set address " + p.str() + " with gateway " + gw.str());
+  }
+
+  // Switches a feature by ethtool -K's name ("rx", "tx", "sg", "tso", "gso", "gro"; see
+  // lkl_if_set_feature()); Error(EOPNOTSUPP) if the device or the kernel does not follow.
+  void set_feature(const std::string &name, bool on) const {
+    run(lkl_if_set_feature(index_, name.c_str(), on), "feature " + name + (on ? " on" : " off"));
+  }
+
+  bool feature(const std::string &name) const {
+    const int ret = lkl_if_get_feature(index_, name.c_str());
+    run(ret, "feature " + name);
+    return ret != 0;
   }
 
   // Waits until IPv6 duplicate address detection has accepted addr.

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""The charts of scripts/bench.sh, drawn from its JSON (build/bench/bench.json).
+
+    python3 scripts/bench-charts.py [BENCH_JSON [OUT_DIR]]
+
+Writes, next to the JSON unless OUT_DIR is given:
+  ladder.png      TCP_STREAM throughput per step of the offload ladder, both directions over
+                  the TAP and shared-memory paths, with host veth as reference lines
+  rr-latency.png  TCP_RR latency per row of the table: p50 as the bar, up to p99 as the error bar
+A chart whose data is missing (no ladder in the JSON, no row with TCP_RR) is left out with a
+note. Needs matplotlib (Debian: python3-matplotlib); exit status 1 without it.
+"""
+import json
+import os
+import sys
+
+try:
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+except ImportError:
+    sys.exit("bench-charts: matplotlib is missing (Debian: apt-get install python3-matplotlib)")
+
+STEP_LABELS = {
+    "off": "all off\n(no GSO/GRO)",
+    "gso-gro": "GSO/GRO",
+    "csum": "+ checksum\n(CSUM)",
+    "tso": "+ large segments\n(TSO, ECN)",
+    "all": "+ MRG_RXBUF\n(all)",
+}
+LINK_LABELS = {
+    "tap": ("TAP host\u2192lkl (STREAM)", "TAP lkl\u2192host (MAERTS)"),
+    "shm": ("shm lkl\u2192lkl (STREAM)", "shm lkl\u2192lkl (MAERTS)"),
+}
+COLORS = {"tap": ("#1f77b4", "#aec7e8"), "shm": ("#d62728", "#ff9896")}
+
+
+def ladder_chart(ladder, machine, path):
+    steps = ladder["steps"]
+    series = []  # (label, color, medians, (below, above): the runs' spread around them)
+    for link in ladder["links"]:
+        for i, test in enumerate(("stream", "maerts")):
+            key = f"{test}_gbit_s"
+            values = [s.get(link, {}).get(key) for s in steps]
+            if all(v is None for v in values):
+                continue
+            spread = ([], [])
+            for s, v in zip(steps, values):
+                runs = [r[key] for r in s.get(link, {}).get("runs", []) if r.get(key) is not None]
+                spread[0].append(v - min(runs) if v is not None and runs else 0)
+                spread[1].append(max(runs) - v if v is not None and runs else 0)
+            series.append((LINK_LABELS.get(link, (link, link))[i],
+                           COLORS.get(link, ("grey", "lightgrey"))[i], values, spread))
+    if not series:
+        return "no ladder step ran"
+
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    width = 0.8 / len(series)
+    runs = ladder.get("runs", 1)
+    for i, (label, color, values, spread) in enumerate(series):
+        xs = [x + (i - (len(series) - 1) / 2) * width for x in range(len(steps))]
+        ax.bar(xs, [v or 0 for v in values], width, label=label, color=color,
+               yerr=spread if runs > 1 else None, capsize=2, error_kw={"elinewidth": 0.8})
+        # The value above the bar, and above its error bar when it has one.
+        tops = [(v or 0) + (above if runs > 1 else 0) for v, above in zip(values, spread[1])]
+        for x, v, top in zip(xs, values, tops):
+            ax.annotate("-" if v is None else f"{v:.1f}", (x, top), ha="center", va="bottom",
+                        fontsize=7, xytext=(0, 2), textcoords="offset points")
+    refs = ladder.get("references", {})
+    for name, style in (("host-veth", "--"), ("host-loopback", ":")):
+        ref = refs.get(name, {})
+        for test, arrow, lw in (("stream", "\u2192", 1.2), ("maerts", "\u2190", 0.8)):
+            v = ref.get(f"{test}_gbit_s")
+            if v:
+                ax.axhline(v, color="black" if name == "host-veth" else "grey", linestyle=style,
+                           linewidth=lw, label=f"{name.replace('-', ' ')} {arrow} ({v:.1f})")
+    ax.set_xticks(range(len(steps)))
+    ax.set_xticklabels([STEP_LABELS.get(s["step"], s["step"]) for s in steps], fontsize=9)
+    ax.set_ylabel("TCP_STREAM throughput (Gbit/s)")
+    each = f"median of {runs} runs, error bars min to max" if runs > 1 else "one run"
+    ax.set_title(f"Offload ladder of the library kernel: {ladder.get('bytes_per_stream')} per "
+                 f"stream, {each} ({machine.get('cpus')} CPUs, host {machine.get('kernel')})",
+                 fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", ncol=2)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.15)  # room for the legend above the bars
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return None
+
+
+def rr_chart(rows, machine, path):
+    names, p50, p99, sizes = [], [], [], set()
+    for name, r in rows.items():
+        if isinstance(r.get("rr"), dict):
+            sizes.add(f"{r['rr'].get('request_size')}/{r['rr'].get('response_size')}-byte")
+        m = r.get("metrics") or {}
+        if m.get("rr_p50_us") is not None:
+            names.append(name)
+            p50.append(m["rr_p50_us"])
+            p99.append(m.get("rr_p99_us") or m["rr_p50_us"])
+    if not names:
+        return "no row of the table has a TCP_RR result"
+
+    fig, ax = plt.subplots(figsize=(9, 5))
+    colors = ["#7f7f7f" if n.startswith("host") else "#1f77b4" for n in names]
+    ax.bar(range(len(names)), p50, 0.6, color=colors,
+           yerr=[[0] * len(names), [max(h - m, 0) for m, h in zip(p50, p99)]], capsize=5,
+           error_kw={"elinewidth": 1})
+    for x, (m, h) in enumerate(zip(p50, p99)):
+        ax.annotate(f"p50 {m:.1f}", (x, m), ha="right", va="bottom", fontsize=8, xytext=(-3, 2),
+                    textcoords="offset points")
+        ax.annotate(f"p99 {h:.1f}", (x, h), ha="center", va="bottom", fontsize=7,
+                    xytext=(0, 3), textcoords="offset points", color="dimgrey")
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, fontsize=9)
+    ax.set_ylabel("TCP_RR latency (\u00b5s, log scale): p50, error bar to p99")
+    ax.set_title(f"TCP_RR {', '.join(sorted(sizes)) or ''} request/response latency "
+                 f"({machine.get('cpus')} CPUs, host {machine.get('kernel')})", fontsize=10)
+    # Log scale: the library's latencies are an order of magnitude above the host's.
+    ax.set_yscale("log")
+    ax.grid(axis="y", which="both", alpha=0.3)
+    ax.set_ylim(min(p50) / 2, max(p99) * 2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return None
+
+
+def main(argv):
+    src = argv[1] if len(argv) > 1 else "build/bench/bench.json"
+    out_dir = argv[2] if len(argv) > 2 else os.path.dirname(os.path.abspath(src))
+    with open(src) as f:
+        report = json.load(f)
+    machine = report.get("machine", {})
+    charts = [("ladder.png", lambda p: ladder_chart(report["ladder"], machine, p)
+               if report.get("ladder") else "no ladder in the JSON"),
+              ("rr-latency.png", lambda p: rr_chart(report.get("rows", {}), machine, p))]
+    for name, draw in charts:
+        path = os.path.join(out_dir, name)
+        missing = draw(path)
+        if missing is None:
+            print(f"chart: {path}")
+        else:
+            print(f"chart {name} left out: {missing}")
+            if os.path.exists(path):
+                os.remove(path)  # an earlier run's, which this JSON does not describe
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

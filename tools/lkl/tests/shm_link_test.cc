@@ -8,6 +8,7 @@
 // pieces (a memfd that can shrink, a file of the wrong size or kind, a pipe for an eventfd, a
 // process of another user): the library must refuse them with an error, never crash or hang.
 // The tests that need a second uid run only as root.
+#include "net/backend.h"
 #include "netdev_util.hpp"
 
 #include <lkl/net.hpp>
@@ -259,8 +260,8 @@ INSTANTIATE_TEST_SUITE_P(Polling, ShmLinkTest, ::testing::Values(0u, 50u), [](co
 // ---- the rendezvous against hand-made peers ------------------------------------------------
 
 // What lib/net/shm.cc puts in the mapping (keep in sync): a header page whose first words are
-// the magic "lkl-shm1" and the ring size, then two rings of 8 MiB.
-constexpr uint64_t kShmMagic = 0x31686d732d6c6b6cULL;
+// the magic "lkl-shm2", the ring size and the two offload masks, then two rings of 8 MiB.
+constexpr uint64_t kShmMagic = 0x32686d732d6c6b6cULL;
 constexpr uint64_t kShmRingBytes = 8 << 20;
 constexpr off_t kShmMapBytes = 4096 + 2 * kShmRingBytes;
 constexpr int kShmSeals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
@@ -440,6 +441,41 @@ ChildResult JoinFake(int mem, int efd, int *served) {
   ChildResult r = CreateInChild(link);
   *served = host.Finish();
   return r;
+}
+
+// Each end offers a send offload only if the other end asked for the matching receive offload:
+// two ends created with the same one-sided mask (send TSO, no receive TSO) must not offer TSO, or
+// each would send segments the other's driver drops.
+TEST(ShmRendezvousTest, OffloadsFollowThePeersMask) {
+  const auto bit = [](int f) { return 1ULL << f; };
+  const std::uint64_t csum = bit(LKL_VIRTIO_NET_F_CSUM) | bit(LKL_VIRTIO_NET_F_GUEST_CSUM);
+  const std::uint64_t send_tso = bit(LKL_VIRTIO_NET_F_HOST_TSO4) | bit(LKL_VIRTIO_NET_F_HOST_TSO6);
+  const std::uint64_t recv_tso =
+      bit(LKL_VIRTIO_NET_F_GUEST_TSO4) | bit(LKL_VIRTIO_NET_F_GUEST_TSO6);
+  const struct {
+    std::uint64_t a, b, a_gets, b_gets;
+  } kCases[] = {
+      {csum | send_tso, csum | send_tso, csum, csum},  // same one-sided mask: no TSO either way
+      {csum | send_tso, csum | recv_tso, csum | send_tso, csum | recv_tso},  // mirrored
+      {csum | send_tso | recv_tso, csum, csum, csum},
+      {bit(LKL_VIRTIO_NET_F_CSUM), bit(LKL_VIRTIO_NET_F_CSUM), 0, 0},  // nobody takes partial
+  };
+  for (const auto &c : kCases) {
+    const std::string link = UniqueLink("mask");
+    lkl::net::Backend *a = nullptr, *b = nullptr;
+    int err_a = 0, err_b = 0;
+    std::thread first([&] { a = lkl::net::create_shm(link.c_str(), c.a, &err_a); });
+    const bool listening = WaitForListener(link, 10s);
+    if (listening) b = lkl::net::create_shm(link.c_str(), c.b, &err_b);
+    first.join();  // within the 30 s a first side waits
+    ASSERT_TRUE(listening);
+    ASSERT_NE(a, nullptr) << std::strerror(-err_a);
+    ASSERT_NE(b, nullptr) << std::strerror(-err_b);
+    EXPECT_EQ(a->features(), c.a_gets) << std::hex << c.a << " / " << c.b;
+    EXPECT_EQ(b->features(), c.b_gets) << std::hex << c.a << " / " << c.b;
+    a->destroy();
+    b->destroy();
+  }
 }
 
 TEST(ShmRendezvousTest, JoinsWellFormedFakeHost) {  // the fake is faithful: the others mean it

@@ -109,8 +109,9 @@ struct lkl_netdev *lkl_netdev_raw_create(const char *ifname);
 /**
  * lkl_netdev_shm_create - one end of a shared-memory link named @name to another process
  * @name: the link's name, 1 to 90 bytes
- * @offload: offloads the link may carry, (1 << LKL_VIRTIO_NET_F_*) bits; use the same mask on
- *	both ends
+ * @offload: offloads this end may use, (1 << LKL_VIRTIO_NET_F_*) bits; each end offers its
+ *	driver a send offload (CSUM, HOST_*) only if the other end's mask has the matching receive
+ *	offload (GUEST_*), and the reverse, so the two masks need not match
  *
  * The first process to call it with a given @name waits (up to 30 s) for the second; both must
  * be in the same network namespace (they meet on an abstract Unix socket) and run with the same

@@ -24,8 +24,11 @@
 // non-blocking eventfds (we only ever write them; a blocking file could hang the device). A peer
 // that sends anything else is refused with EPROTO.
 //
-// Offloads travel as headers: both ends should be created with the same offload mask, since a
-// receiving device drops GSO frames its driver did not negotiate (counted). Everything read from
+// Offloads travel as headers. Each side publishes its offload mask in the mapping and offers only
+// what the other side can take: a checksum or segmentation offload for what it sends (CSUM,
+// HOST_TSO*, HOST_ECN) only if the peer asked for the matching receive offload (GUEST_*), and
+// the reverse, so a receiving device never sees GSO frames its driver did not ask for, whatever
+// masks the two applications chose. Everything read from
 // the ring is checked (lengths, ring indices): a peer that corrupts it breaks the link, never
 // this process.
 #include <fcntl.h>
@@ -52,7 +55,7 @@
 namespace lkl::net {
 namespace {
 
-constexpr std::uint64_t kMagic = 0x31686d732d6c6b6cULL;  // "lkl-shm1"
+constexpr std::uint64_t kMagic = 0x32686d732d6c6b6cULL;  // "lkl-shm2"
 constexpr std::size_t kRingBytes = 8 << 20;              // per direction, a power of two
 constexpr std::size_t kMaxFrame = kVnetHdrLen + 0xffff + kEthHdrLen + 4;
 constexpr std::size_t kRecordHdr = 8;
@@ -73,8 +76,23 @@ struct RingControl {
 struct Shared {
   std::uint64_t magic;
   std::uint64_t ring_bytes;
-  RingControl ring[2];  // ring[s] carries frames sent by side s
+  std::uint64_t offload[2];  // offload[s]: the mask side s was created with
+  RingControl ring[2];       // ring[s] carries frames sent by side s
 };
+
+// The same offloads seen from the other end: what one side sends, the other receives.
+std::uint64_t mirror(std::uint64_t f) {
+  constexpr int kPairs[][2] = {{LKL_VIRTIO_NET_F_CSUM, LKL_VIRTIO_NET_F_GUEST_CSUM},
+                               {LKL_VIRTIO_NET_F_HOST_TSO4, LKL_VIRTIO_NET_F_GUEST_TSO4},
+                               {LKL_VIRTIO_NET_F_HOST_TSO6, LKL_VIRTIO_NET_F_GUEST_TSO6},
+                               {LKL_VIRTIO_NET_F_HOST_ECN, LKL_VIRTIO_NET_F_GUEST_ECN}};
+  std::uint64_t m = 0;
+  for (const auto &pair : kPairs) {
+    if (f & (1ULL << pair[0])) m |= 1ULL << pair[1];
+    if (f & (1ULL << pair[1])) m |= 1ULL << pair[0];
+  }
+  return m;
+}
 
 constexpr std::size_t kDataOffset = (sizeof(Shared) + 4095) / 4096 * 4096;
 constexpr std::size_t kMapBytes = kDataOffset + 2 * kRingBytes;
@@ -352,7 +370,8 @@ int map_fd(int fd, void **map) {
 }
 
 // The second side: takes the mapping and the first side's eventfd, gives its own.
-int join(int sock, void **map, int *my_efd, int *peer_efd) {
+int join(int sock, std::uint64_t offload, void **map, int *my_efd, int *peer_efd,
+         std::uint64_t *peer_offload) {
   *map = nullptr;
   *my_efd = -1;
   int fds[2];
@@ -371,7 +390,13 @@ int join(int sock, void **map, int *my_efd, int *peer_efd) {
   if (ret == 0 && (static_cast<Shared *>(*map)->magic != kMagic ||
                    static_cast<Shared *>(*map)->ring_bytes != kRingBytes))
     ret = -EPROTO;
-  if (ret == 0) ret = send_fds(sock, my_efd, 1);
+  if (ret == 0) {
+    // Published before our reply, which the other side waits for before reading it.
+    auto *shared = static_cast<Shared *>(*map);
+    __atomic_store_n(&shared->offload[1], offload, __ATOMIC_RELEASE);
+    *peer_offload = __atomic_load_n(&shared->offload[0], __ATOMIC_ACQUIRE);
+    ret = send_fds(sock, my_efd, 1);
+  }
   if (ret < 0) {
     if (*map) munmap(*map, kMapBytes);
     if (*my_efd >= 0) close(*my_efd);
@@ -398,7 +423,8 @@ int accept_peer(int listener) {
 }
 
 // The first side: creates the mapping, waits for the second on the listening socket.
-int host(int listener, void **map, int *my_efd, int *peer_efd) {
+int host(int listener, std::uint64_t offload, void **map, int *my_efd, int *peer_efd,
+         std::uint64_t *peer_offload) {
   *map = nullptr;
   const int mem = memfd_create("lkl-shm", MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (mem < 0) return -errno;
@@ -413,6 +439,7 @@ int host(int listener, void **map, int *my_efd, int *peer_efd) {
     auto *shared = ::new (*map) Shared{};
     shared->magic = kMagic;
     shared->ring_bytes = kRingBytes;
+    shared->offload[0] = offload;
     const int conn = accept_peer(listener);
     ret = conn < 0 ? conn : 0;
     if (ret == 0) {
@@ -423,6 +450,7 @@ int host(int listener, void **map, int *my_efd, int *peer_efd) {
         ret = check_eventfd(*peer_efd);
         if (ret < 0) close(*peer_efd);
       }
+      if (ret == 0) *peer_offload = __atomic_load_n(&shared->offload[1], __ATOMIC_ACQUIRE);
       close(conn);
     }
   }
@@ -443,6 +471,7 @@ Backend *create_shm(const char *name, std::uint64_t offload, int *err) noexcept 
   const socklen_t addr_len = socket_name(name, &addr);
   void *map = nullptr;
   int my_efd = -1, peer_efd = -1, side = -1;
+  std::uint64_t peer_offload = 0;
   // Join a waiting peer, or become the one who waits. Between the other side's bind() and
   // listen() the name is taken but refuses connections (or both tried to wait at once): try
   // again, a millisecond later, for as long as a peer would be waited for.
@@ -454,11 +483,11 @@ Backend *create_shm(const char *name, std::uint64_t offload, int *err) noexcept 
       return nullptr;
     }
     if (connect(sock, reinterpret_cast<sockaddr *>(&addr), addr_len) == 0) {
-      *err = join(sock, &map, &my_efd, &peer_efd);
+      *err = join(sock, offload, &map, &my_efd, &peer_efd, &peer_offload);
       side = 1;
     } else if (bind(sock, reinterpret_cast<sockaddr *>(&addr), addr_len) == 0 &&
                listen(sock, 1) == 0) {
-      *err = host(sock, &map, &my_efd, &peer_efd);
+      *err = host(sock, offload, &map, &my_efd, &peer_efd, &peer_offload);
       side = 0;
     } else {
       *err = -errno;
@@ -470,7 +499,8 @@ Backend *create_shm(const char *name, std::uint64_t offload, int *err) noexcept 
       nanosleep(&pause, nullptr);
     }
   }
-  Backend *backend = heap_new<ShmLink>(map, side, my_efd, peer_efd, offload & kHeaderOffloads);
+  const std::uint64_t features = offload & kHeaderOffloads & mirror(peer_offload);
+  Backend *backend = heap_new<ShmLink>(map, side, my_efd, peer_efd, features);
   if (!backend) {
     *err = -ENOMEM;
     munmap(map, kMapBytes);

@@ -16,6 +16,7 @@
 #include <linux/sched.h>
 #include <linux/irqflags.h>
 #include <linux/cpu.h>
+#include <linux/tick.h>
 #include <asm/host_ops.h>
 #include <asm/cpu.h>
 
@@ -125,18 +126,42 @@ bool lkl_cpu_try_get(void)
 	return taken;
 }
 
-/* Called with cpu.lock held by the owner about to let the CPU go. */
+/*
+ * Called with cpu.lock held by the owner about to let the CPU go. Only the
+ * idle task can be current here. Woken tasks go first: host threads that
+ * call into the kernel back to back would otherwise keep the CPU among
+ * themselves, and tasks (including the ones they wait for) would starve.
+ */
 static void cpu_release_locked(void)
 {
 	cpu.owner = 0;
 	cpu.count = 0;
-	if (cpu.sleepers) {
-		lkl_ops->sem_up(cpu.sem);
-	} else if (cpu.idle_waiting && need_resched()) {
-		/* Only the idle task can be current here: let it schedule. */
+	if (cpu.idle_waiting && need_resched()) {
 		cpu.idle_waiting = false;
 		lkl_ops->sem_up(cpu.idle_sem);
+	} else if (cpu.sleepers) {
+		lkl_ops->sem_up(cpu.sem);
 	}
+}
+
+/*
+ * A host thread ran kernel code while the idle task waited in
+ * arch_cpu_idle() with the tick stopped: an interrupt, or a direct
+ * syscall. Timers it queued are not programmed yet; on hardware the idle
+ * loop would go round once more and see them, but here the idle task
+ * sleeps on. Take that decision for it, as its next idle loop would.
+ */
+static void cpu_idle_retick(void)
+{
+	unsigned long flags;
+
+	if (!IS_ENABLED(CONFIG_NO_HZ_COMMON) || !is_idle_task(current) ||
+	    !tick_nohz_tick_stopped())
+		return;
+	local_irq_save(flags);
+	if (!need_resched())
+		tick_nohz_idle_stop_tick();
+	local_irq_restore(flags);
 }
 
 /**
@@ -162,6 +187,11 @@ void lkl_cpu_put(void)
 		local_irq_disable();
 		lkl_run_pending_irqs();
 		local_irq_enable();
+		lkl_ops->mutex_lock(cpu.lock);
+	}
+	if (cpu.idle_waiting && !cpu.shutdown && !irqs_disabled()) {
+		lkl_ops->mutex_unlock(cpu.lock);
+		cpu_idle_retick();
 		lkl_ops->mutex_lock(cpu.lock);
 	}
 	cpu_release_locked();

@@ -1,12 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Syscall entry in shadow-thread mode.
+ * Syscall entry: shadow tasks, and direct syscalls that borrow them.
  *
  * Each host thread that makes syscalls gets a shadow task, a thread of the
  * host process (pid 1), created on its first syscall and ended when the
- * host thread exits. lkl_syscall() hands the call to the shadow task and
- * waits on a host semaphore; the shadow task runs it like any other task,
- * so it may block, and posts the result back.
+ * host thread exits. The shadow task has a host thread of its own.
+ *
+ * Shadow mode: lkl_syscall() hands the call to the shadow task and waits on
+ * a host semaphore; the shadow task runs it like any other task, so it may
+ * block, and posts the result back. Four host thread wake-ups per call.
+ *
+ * Direct mode: the calling host thread takes the CPU, makes its shadow task
+ * current and runs the call on its own stack, while the scheduler still
+ * sees the idle task as rq->curr. This is sound because the shadow task is
+ * borrowed only while it is asleep off the run queue, every wake-up of it
+ * during the borrow is a wake-up of current (which only sets TASK_RUNNING)
+ * and nothing can be picked while the CPU is borrowed. If the call must
+ * block, __schedule() calls arch_schedule_borrowed(): the task is left
+ * asleep where its own host thread last slept, the caller gives the CPU
+ * back and waits. When the scheduler picks the task, its own host thread
+ * wakes and lends it to the caller, which from then on runs it as an
+ * ordinary task until the call returns, and then hands it back.
  */
 #include <linux/errno.h>
 #include <linux/mm.h>
@@ -18,6 +32,10 @@
 #include <linux/task_work.h>
 #include <linux/resume_user_mode.h>
 #include <linux/init.h>
+#include <linux/kthread.h>
+#include <linux/moduleparam.h>
+#include <linux/tick.h>
+#include <linux/sched/stat.h>
 #include <asm/host_ops.h>
 #include <asm/cpu.h>
 #include <asm/unistd.h>
@@ -28,7 +46,13 @@ asmlinkage long sys_ni_syscall(void);
 /**
  * struct lkl_shadow - a host thread's shadow task
  * @task: the shadow task, NULL until it has started
- * @done: the host thread waits here for the result
+ * @done: the host thread waits here for a result or for its task
+ * @home_sem: the task's own host thread waits here while the task is lent
+ * @host: the host thread
+ * @call_jb: where a direct call of the host thread lands at halt
+ * @saved_ti: thread_info that a direct call replaced (the idle task's)
+ * @stack_lo: lowest address of the host thread's stack, 0 if unknown
+ * @state: see enum lkl_shadow_state
  * @no: syscall number of the request
  * @params: its arguments
  * @ret: its result
@@ -37,10 +61,18 @@ asmlinkage long sys_ni_syscall(void);
  * @exit: the host thread has exited: end the shadow task
  * @node: entry in the list of all shadows
  * @queue: entry in the queue of shadows to create
+ * @test_fn: KUnit only: run this instead of the syscall
+ * @test_arg: its argument
  */
 struct lkl_shadow {
 	struct task_struct *task;
 	struct lkl_sem *done;
+	struct lkl_sem *home_sem;
+	lkl_thread_t host;
+	struct lkl_jmp_buf *call_jb;
+	struct thread_info *saved_ti;
+	unsigned long stack_lo;
+	enum lkl_shadow_state state;
 	long no;
 	long params[6];
 	long ret;
@@ -49,6 +81,8 @@ struct lkl_shadow {
 	bool exit;
 	struct list_head node;
 	struct list_head queue;
+	long (*test_fn)(void *arg);
+	void *test_arg;
 };
 
 /* All protected by ownership of the CPU. */
@@ -58,6 +92,56 @@ static struct task_struct *host_process;
 static struct lkl_tls_key *shadow_key;
 /* Set at halt; read by host threads without the CPU. */
 static int halted;
+/* Direct callers released at halt post this once they are off kernel data. */
+static struct lkl_sem *halt_ack;
+
+/* Stack a direct call needs below the caller's frame (softirqs included). */
+#define DIRECT_STACK_MIN	(64 * 1024)
+
+static int syscall_mode = LKL_SYSCALL_SHADOW;
+
+static int syscall_mode_set(const char *val, const struct kernel_param *kp)
+{
+	if (sysfs_streq(val, "shadow"))
+		WRITE_ONCE(syscall_mode, LKL_SYSCALL_SHADOW);
+	else if (sysfs_streq(val, "direct"))
+		WRITE_ONCE(syscall_mode, LKL_SYSCALL_DIRECT);
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int syscall_mode_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%s\n", READ_ONCE(syscall_mode) ==
+			  LKL_SYSCALL_DIRECT ? "direct" : "shadow");
+}
+
+static const struct kernel_param_ops syscall_mode_ops = {
+	.set = syscall_mode_set,
+	.get = syscall_mode_get,
+};
+
+#undef MODULE_PARAM_PREFIX
+#define MODULE_PARAM_PREFIX "lkl."
+module_param_cb(syscall, &syscall_mode_ops, NULL, 0644);
+MODULE_PARM_DESC(syscall, "how host threads enter the kernel: shadow or direct");
+
+/**
+ * lkl_set_syscall_mode - choose how host threads enter the kernel
+ * @mode: LKL_SYSCALL_SHADOW or LKL_SYSCALL_DIRECT
+ *
+ * Takes effect at each host thread's next syscall; calls in flight finish
+ * in the mode they started in. Same as the boot parameter lkl.syscall=.
+ *
+ * Return: the previous mode, or -EINVAL for an unknown mode.
+ */
+int lkl_set_syscall_mode(int mode)
+{
+	if (mode != LKL_SYSCALL_SHADOW && mode != LKL_SYSCALL_DIRECT)
+		return -EINVAL;
+	return __atomic_exchange_n(&syscall_mode, mode, __ATOMIC_RELAXED);
+}
 
 /* After halt a host thread drops its shadow's host semaphore itself. */
 static void shadow_drop(struct lkl_shadow *sh)
@@ -68,13 +152,17 @@ static void shadow_drop(struct lkl_shadow *sh)
 	lkl_ops->tls_set(shadow_key, NULL);
 }
 
-static long run_syscall(long no, long *p)
+static long run_syscall(struct lkl_shadow *sh)
 {
+	long no = sh->no, *p = sh->params;
 	long ret;
 
-	if (no < 0 || no >= __NR_syscalls)
-		return sys_ni_syscall();
-	ret = lkl_syscall_table[no](p[0], p[1], p[2], p[3], p[4], p[5]);
+	if (IS_ENABLED(CONFIG_LKL_DIRECT_KUNIT_TEST) && sh->test_fn)
+		ret = sh->test_fn(sh->test_arg);
+	else if (no < 0 || no >= __NR_syscalls)
+		ret = sys_ni_syscall();
+	else
+		ret = lkl_syscall_table[no](p[0], p[1], p[2], p[3], p[4], p[5]);
 
 	/* What a return to user mode would do. */
 	if (test_thread_flag(TIF_NOTIFY_SIGNAL))
@@ -94,28 +182,61 @@ static long run_syscall(long no, long *p)
 	return ret;
 }
 
+/*
+ * The scheduler picked a shadow task whose direct call had blocked: give
+ * the CPU and the task to the caller, which goes on with the call as the
+ * task's carrier, and wait until it hands both back. Runs on the task's
+ * own host thread as current.
+ */
+static void shadow_lend(struct lkl_shadow *sh)
+{
+	struct task_struct *task = current;
+	struct lkl_jmp_buf *home_jb = task->thread.exit_jb;
+
+	task->thread.exit_jb = sh->call_jb;
+	task->thread.carrier = sh->host;
+	task->thread.lend_sem = sh->home_sem;
+	sh->state = SHADOW_ADOPTED;
+	lkl_cpu_change_owner(sh->host);
+	lkl_ops->sem_up(sh->done);
+	lkl_ops->sem_down(sh->home_sem);
+	/* Given back, with the CPU: or released at halt, without. */
+	if (task->thread.dead)
+		lkl_ops->jmp_buf_longjmp(home_jb, 1);
+	task->thread.exit_jb = home_jb;
+	task->thread.carrier = task->thread.tid;
+	task->thread.lend_sem = NULL;
+}
+
 static int shadow_main(void *arg)
 {
 	struct lkl_shadow *sh = arg;
 
 	sh->task = current;
+	current->thread.shadow = sh;
 	list_add(&sh->node, &shadows);
 	for (;;) {
 		set_current_state(TASK_IDLE);
-		if (!sh->pending && !sh->exit) {
+		if (!sh->pending && !sh->exit && sh->state != SHADOW_PARKED) {
 			schedule();
 			continue;
 		}
 		__set_current_state(TASK_RUNNING);
+		if (sh->state == SHADOW_PARKED) {
+			shadow_lend(sh);
+			continue;
+		}
 		if (sh->exit)
 			break;
 		sh->pending = false;
-		sh->ret = run_syscall(sh->no, sh->params);
+		sh->ret = run_syscall(sh);
 		sh->busy = false;
 		lkl_ops->sem_up(sh->done);
 	}
 	list_del(&sh->node);
+	current->thread.shadow = NULL;
 	lkl_ops->sem_free(sh->done);
+	lkl_ops->sem_free(sh->home_sem);
 	kfree(sh);
 	return 0;
 }
@@ -154,25 +275,37 @@ void lkl_host_process_serve(void)
 	}
 }
 
+static void shadow_free_sems(struct lkl_shadow *sh)
+{
+	if (sh->done)
+		lkl_ops->sem_free(sh->done);
+	if (sh->home_sem)
+		lkl_ops->sem_free(sh->home_sem);
+}
+
 static struct lkl_shadow *shadow_alloc(void)
 {
 	struct lkl_shadow *sh = kzalloc(sizeof(*sh), GFP_ATOMIC);
+	unsigned long size;
 
 	if (!sh)
 		return NULL;
 	sh->done = lkl_ops->sem_alloc(0);
-	if (!sh->done) {
-		kfree(sh);
-		return NULL;
-	}
+	sh->home_sem = lkl_ops->sem_alloc(0);
+	if (!sh->done || !sh->home_sem)
+		goto fail;
+	sh->host = lkl_ops->thread_self();
+	if (lkl_ops->thread_stack)
+		sh->stack_lo = (unsigned long)lkl_ops->thread_stack(&size);
 	INIT_LIST_HEAD(&sh->node);
 	INIT_LIST_HEAD(&sh->queue);
-	if (lkl_ops->tls_set(shadow_key, sh)) {
-		lkl_ops->sem_free(sh->done);
-		kfree(sh);
-		return NULL;
-	}
+	if (lkl_ops->tls_set(shadow_key, sh))
+		goto fail;
 	return sh;
+fail:
+	shadow_free_sems(sh);
+	kfree(sh);
+	return NULL;
 }
 
 /* The host thread has exited: let its shadow task end. */
@@ -191,10 +324,166 @@ static void shadow_destructor(void *data)
 		wake_up_process(sh->task);
 	} else {
 		list_del(&sh->queue);
-		lkl_ops->sem_free(sh->done);
+		shadow_free_sems(sh);
 		kfree(sh);
 	}
 	lkl_cpu_put();
+}
+
+/* Syscalls that must run on the shadow task's own host thread. */
+static bool direct_allowed(long no)
+{
+	switch (no) {
+	case __NR_reboot:	/* halt ends the task's host thread */
+	case __NR_exit:
+	case __NR_exit_group:
+	case __NR_clone:
+#ifdef __NR_clone3
+	case __NR_clone3:
+#endif
+	case __NR_execve:
+	case __NR_execveat:
+		return false;
+	}
+	return true;
+}
+
+/* Give the CPU back after a direct call, current being the idle task. */
+static void direct_release(void)
+{
+	local_irq_disable();
+	if (IS_ENABLED(CONFIG_NO_HZ_COMMON))
+		tick_nohz_irq_exit();
+	local_irq_enable();
+	lkl_cpu_put();
+}
+
+static void direct_body(void)
+{
+	struct lkl_shadow *sh = lkl_ops->tls_get(shadow_key);
+	struct task_struct *task = sh->task;
+
+	sh->saved_ti = lkl_current_ti;
+	/* Like an interrupt of the idle loop: fresh jiffies, idle time ends. */
+	local_irq_disable();
+	tick_irq_enter();
+	local_irq_enable();
+
+	WRITE_ONCE(task->__state, TASK_RUNNING);
+	sh->state = SHADOW_BORROWED;
+	lkl_current_ti = task_thread_info(task);
+	sh->ret = run_syscall(sh);
+
+	if (sh->state == SHADOW_ADOPTED) {
+		/* The task is rq->curr on this thread: hand both back. */
+		sh->state = SHADOW_IDLE;
+		lkl_cpu_change_owner(task->thread.tid);
+		lkl_ops->sem_up(sh->home_sem);
+		return;
+	}
+	/* Asleep in shadow_main() again, where its host thread waits. */
+	clear_tsk_need_resched(task);
+	WRITE_ONCE(task->__state, TASK_IDLE);
+	sh->state = SHADOW_IDLE;
+	lkl_current_ti = sh->saved_ti;
+	direct_release();
+}
+
+/*
+ * Run the call on the calling thread. Returns false, with the CPU still
+ * held, if the shadow task cannot be borrowed now.
+ */
+static bool direct_call(struct lkl_shadow *sh, long no, long *params,
+			long *ret)
+{
+	struct task_struct *task = sh->task;
+	struct lkl_jmp_buf jb;
+	unsigned long sp = (unsigned long)__builtin_frame_address(0);
+	struct lkl_sem *done;
+
+	/*
+	 * Asleep and dequeued; a task that went to sleep while others were
+	 * runnable may still be queued (delayed dequeue): let the scheduler
+	 * settle it through the shadow path.
+	 */
+	if (!task || task->on_rq || !direct_allowed(no) ||
+	    (sh->stack_lo && sp - sh->stack_lo < DIRECT_STACK_MIN))
+		return false;
+	if (WARN_ON_ONCE(!is_idle_task(current) || irqs_disabled()))
+		return false;
+
+	sh->no = no;
+	memcpy(sh->params, params, sizeof(sh->params));
+	sh->call_jb = &jb;
+	lkl_ops->jmp_buf_set(&jb, direct_body);
+	/* Only a call cut short by halt leaves its task parked or lent. */
+	if (READ_ONCE(sh->state) == SHADOW_IDLE) {
+		*ret = sh->ret;
+		return true;
+	}
+	/*
+	 * Released at halt from arch_schedule_borrowed() or from a switch of
+	 * the lent task: this thread has no CPU and the kernel is going away.
+	 * Drop what is ours, then let the halting thread go on.
+	 */
+	done = sh->done;
+	sh->done = NULL;
+	lkl_ops->tls_set(shadow_key, NULL);
+	lkl_ops->sem_free(done);
+	lkl_ops->sem_up(halt_ack);
+	*ret = -EINTR;
+	return true;
+}
+
+/*
+ * __schedule() found current borrowed (see the top of this file). Called
+ * with interrupts disabled; returns with them enabled, with current still
+ * running on this thread: either at once, or once the scheduler picked it
+ * and its own host thread lent it to us.
+ */
+void arch_schedule_borrowed(bool preempt)
+{
+	struct task_struct *task = current;
+	struct lkl_shadow *sh = task->thread.shadow;
+	unsigned int state = READ_ONCE(task->__state);
+	bool requeue = false;
+
+	if (WARN_ON_ONCE(!sh || sh->state != SHADOW_BORROWED ||
+			 (state & TASK_DEAD))) {
+		local_irq_enable();
+		return;
+	}
+	clear_tsk_need_resched(task);
+	if (preempt || state == TASK_RUNNING) {
+		/* cond_resched() or yield(): others first, if there are any. */
+		if (!nr_running()) {
+			local_irq_enable();
+			return;
+		}
+		requeue = true;
+	} else if (signal_pending_state(state, task)) {
+		WRITE_ONCE(task->__state, TASK_RUNNING);
+		local_irq_enable();
+		return;
+	}
+
+	sh->state = SHADOW_PARKED;
+	task->thread.frame = __builtin_frame_address(0);
+	lkl_current_ti = sh->saved_ti;
+	if (requeue) {
+		/* Only now: woken as current it would not be queued. */
+		WRITE_ONCE(task->__state, TASK_UNINTERRUPTIBLE);
+		wake_up_process(task);
+	}
+	if (IS_ENABLED(CONFIG_NO_HZ_COMMON))
+		tick_nohz_irq_exit();
+	local_irq_enable();
+	lkl_cpu_put();
+
+	lkl_ops->sem_down(sh->done);
+	if (__atomic_load_n(&halted, __ATOMIC_ACQUIRE))
+		lkl_ops->jmp_buf_longjmp(sh->call_jb, 1);
+	/* shadow_lend() made us the task's carrier and the CPU's owner. */
 }
 
 /**
@@ -203,17 +492,17 @@ static void shadow_destructor(void *data)
  * @params: six arguments (NULL if the syscall takes none)
  *
  * Return: the syscall's result, or -ENODEV if the kernel is not running,
- * -ENOMEM if the shadow task could not be made.
+ * -ENOMEM if the shadow task could not be made, -EDEADLK if the thread is
+ * already inside a syscall (a host signal handler or callback calling in).
  */
-long lkl_syscall(long no, long *params)
+static long syscall_entry(long no, long *params, long (*test_fn)(void *),
+			  void *test_arg)
 {
 	static long no_params[6];
 	struct lkl_shadow *sh;
 	unsigned long flags;
 	long ret;
 
-	if (!lkl_is_running())
-		return -ENODEV;
 	ret = lkl_cpu_get();
 	if (ret < 0)
 		return ret;
@@ -226,6 +515,16 @@ long lkl_syscall(long no, long *params)
 			return -ENOMEM;
 		}
 	}
+	if (sh->busy || sh->state != SHADOW_IDLE) {
+		lkl_cpu_put();
+		return -EDEADLK;
+	}
+	sh->test_fn = test_fn;
+	sh->test_arg = test_arg;
+	if (READ_ONCE(syscall_mode) == LKL_SYSCALL_DIRECT &&
+	    direct_call(sh, no, params ? params : no_params, &ret))
+		return ret;
+
 	sh->no = no;
 	memcpy(sh->params, params ? params : no_params, sizeof(sh->params));
 	sh->pending = true;
@@ -248,6 +547,76 @@ long lkl_syscall(long no, long *params)
 	return ret;
 }
 
+long lkl_syscall(long no, long *params)
+{
+	if (!lkl_is_running())
+		return -ENODEV;
+	return syscall_entry(no, params, NULL, NULL);
+}
+
+#if IS_ENABLED(CONFIG_LKL_DIRECT_KUNIT_TEST)
+/*
+ * For the KUnit suite, which runs before pid 1 creates shadow tasks: a
+ * shadow whose task is a kernel thread made by the calling task, a host
+ * thread taking it as its own, and calls of a function instead of a
+ * syscall through the same entry.
+ */
+struct lkl_shadow *lkl_direct_test_shadow(struct task_struct **task)
+{
+	struct lkl_shadow *sh = kzalloc(sizeof(*sh), GFP_KERNEL);
+	struct task_struct *t;
+	int i;
+
+	if (!sh)
+		return NULL;
+	sh->done = lkl_ops->sem_alloc(0);
+	sh->home_sem = lkl_ops->sem_alloc(0);
+	INIT_LIST_HEAD(&sh->node);
+	INIT_LIST_HEAD(&sh->queue);
+	t = sh->done && sh->home_sem ?
+		kthread_run(shadow_main, sh, "lkl-direct-test") : NULL;
+	if (IS_ERR_OR_NULL(t)) {
+		shadow_free_sems(sh);
+		kfree(sh);
+		return NULL;
+	}
+	get_task_struct(t);
+	/* Until it sleeps in shadow_main(), it cannot be borrowed. */
+	for (i = 0; i < 500; i++) {
+		if (READ_ONCE(sh->task) && !t->on_rq &&
+		    READ_ONCE(t->__state) == TASK_IDLE)
+			break;
+		schedule_timeout_uninterruptible(1);
+	}
+	*task = t;
+	return sh;
+}
+EXPORT_SYMBOL_GPL(lkl_direct_test_shadow);
+
+int lkl_direct_test_attach(struct lkl_shadow *sh)
+{
+	unsigned long size;
+
+	sh->host = lkl_ops->thread_self();
+	if (lkl_ops->thread_stack)
+		sh->stack_lo = (unsigned long)lkl_ops->thread_stack(&size);
+	return lkl_ops->tls_set(shadow_key, sh);
+}
+EXPORT_SYMBOL_GPL(lkl_direct_test_attach);
+
+long lkl_direct_test_call(long (*fn)(void *), void *arg)
+{
+	return syscall_entry(-1, NULL, fn, arg);
+}
+EXPORT_SYMBOL_GPL(lkl_direct_test_call);
+
+int lkl_direct_test_state(struct lkl_shadow *sh)
+{
+	return READ_ONCE(sh->state);
+}
+EXPORT_SYMBOL_GPL(lkl_direct_test_state);
+#endif
+
 /**
  * lkl_syscalls_release_waiters - fail the syscalls in flight (at halt)
  * @err: the result they get
@@ -262,7 +631,15 @@ void lkl_syscalls_release_waiters(long err)
 	__atomic_store_n(&halted, 1, __ATOMIC_RELEASE);
 
 	list_for_each_entry(sh, &shadows, node) {
-		if (sh->task == current || !sh->busy)
+		if (sh->task == current)
+			continue;
+		if (sh->state == SHADOW_PARKED) {
+			/* It leaves arch_schedule_borrowed() for its call_jb. */
+			lkl_ops->sem_up(sh->done);
+			lkl_ops->sem_down(halt_ack);
+			continue;
+		}
+		if (!sh->busy)
 			continue;
 		sh->busy = false;
 		sh->ret = err;
@@ -273,6 +650,20 @@ void lkl_syscalls_release_waiters(long err)
 		sh->ret = err;
 		lkl_ops->sem_up(sh->done);
 	}
+}
+
+/**
+ * lkl_syscalls_kill_lent - release a lent shadow task's two threads (at halt)
+ * @task: the shadow task, marked dead and its sched_sem posted
+ *
+ * The borrower, parked in __switch_to() or about to, leaves for the call_jb
+ * of its direct call; the task's own host thread leaves from shadow_lend().
+ * Returns once the borrower is off the task's semaphores.
+ */
+void lkl_syscalls_kill_lent(struct task_struct *task)
+{
+	lkl_ops->sem_up(task->thread.lend_sem);
+	lkl_ops->sem_down(halt_ack);
 }
 
 /**
@@ -296,6 +687,12 @@ void lkl_syscalls_finish_halt(void)
 			break;
 		}
 	}
+	/* Every other shadow's threads are gone: nobody waits on these. */
+	list_for_each_entry(sh, &shadows, node) {
+		if (sh->home_sem)
+			lkl_ops->sem_free(sh->home_sem);
+		sh->home_sem = NULL;
+	}
 	current->thread.tid = 0;
 	current->thread.sched_sem = NULL;
 	lkl_ops->sem_free(sched_sem);
@@ -313,8 +710,13 @@ void lkl_syscalls_finish_halt(void)
  */
 int lkl_syscalls_init(void)
 {
+	halt_ack = lkl_ops->sem_alloc(0);
 	shadow_key = lkl_ops->tls_alloc(shadow_destructor);
-	return shadow_key ? 0 : -ENOMEM;
+	if (!halt_ack || !shadow_key) {
+		lkl_syscalls_cleanup();
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /**
@@ -333,6 +735,9 @@ void lkl_syscalls_cleanup(void)
 	if (shadow_key)
 		lkl_ops->tls_free(shadow_key);
 	shadow_key = NULL;
+	if (halt_ack)
+		lkl_ops->sem_free(halt_ack);
+	halt_ack = NULL;
 }
 
 SYSCALL_DEFINE6(mmap, unsigned long, addr, unsigned long, len,

@@ -75,6 +75,7 @@ int copy_thread(struct task_struct *p, const struct kernel_clone_args *args)
 		p->thread.sched_sem = NULL;
 		return -EAGAIN;
 	}
+	p->thread.carrier = p->thread.tid;
 	return 0;
 }
 
@@ -84,6 +85,9 @@ static void task_thread_kill(struct task_struct *task)
 	if (task->thread.tid) {
 		task->thread.dead = true;
 		lkl_ops->sem_up(task->thread.sched_sem);
+		/* A lent shadow task: release the borrower, then the owner. */
+		if (task->thread.lend_sem)
+			lkl_syscalls_kill_lent(task);
 		lkl_ops->thread_join(task->thread.tid);
 		task->thread.tid = 0;
 	}
@@ -120,7 +124,7 @@ struct task_struct *__switch_to(struct task_struct *prev,
 
 	next->thread.prev_sched = prev;
 	lkl_current_ti = task_thread_info(next);
-	lkl_cpu_change_owner(next->thread.tid);
+	lkl_cpu_change_owner(next->thread.carrier);
 
 	if (READ_ONCE(prev->__state) == TASK_DEAD) {
 		/* The task is gone: its host thread ends without a join. */
@@ -147,6 +151,7 @@ struct task_struct *__switch_to(struct task_struct *prev,
 int lkl_threads_init(void)
 {
 	init_task.thread.tid = lkl_ops->thread_self();
+	init_task.thread.carrier = init_task.thread.tid;
 	init_task.thread.exit_jb = &lkl_boot_jb;
 	init_task.thread.sched_sem = lkl_ops->sem_alloc(0);
 	return init_task.thread.sched_sem ? 0 : -ENOMEM;

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //
 // The kernel's own tests, run inside the library: the KUnit suites of arch/lkl (lkl_*) run while
-// it boots, and their KTAP results are read back from the console. Also symbolised kernel stack
+// it boots, and their KTAP results are read back from the console: the stack walker and direct
+// syscalls with the scheduler hook (host threads that block in a borrowed task and are resumed). Also symbolised kernel stack
 // traces (CONFIG_KALLSYMS, frame-pointer walker of arch/lkl): /proc/<pid>/stack of the calling
 // thread's own task and of parked kernel threads, and dump_stack() output.
 #include "test_util.hpp"
@@ -142,8 +143,11 @@ bool KtapOk(const std::string &console, const std::string &name) {
 // Every suite and case of arch/lkl ran at boot and passed: KTAP "ok", no "not ok".
 TEST(KunitTest, ArchSuitesPassedAtBoot) {
   const std::string console = Console();
-  for (const char *name : {"lkl_stacktrace_current", "lkl_stacktrace_parked_task",
-                           "lkl_stacktrace_dump", "lkl_stacktrace"})
+  for (const char *name :
+       {"lkl_stacktrace_current", "lkl_stacktrace_parked_task", "lkl_stacktrace_dump",
+        "lkl_stacktrace", "lkl_direct_borrow", "lkl_direct_block_resume",
+        "lkl_direct_no_lost_wakeup", "lkl_direct_wakeup_order", "lkl_direct_yield",
+        "lkl_direct_signal_pending", "lkl_direct_signal_parked", "lkl_direct"})
     EXPECT_TRUE(KtapOk(console, name)) << name << " missing or failed; console:\n" << console;
   EXPECT_EQ(console.find("not ok"), std::string::npos) << console;
 }

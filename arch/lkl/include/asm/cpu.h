@@ -12,9 +12,7 @@ int lkl_cpu_get(void);
 bool lkl_cpu_try_get(void);
 void lkl_cpu_put(void);
 void lkl_cpu_change_owner(lkl_thread_t owner);
-bool lkl_cpu_owned(void);
 void lkl_cpu_shutdown(void);
-bool lkl_cpu_shutting_down(void);
 void lkl_cpu_wake_idle(void);
 
 /* Interrupts raised by host threads (kernel/irq.c). */
@@ -28,6 +26,15 @@ struct task_struct;
 void __noreturn lkl_thread_leave(struct task_struct *task);
 
 /* Syscall entry (kernel/syscalls.c, kernel/syscall_table.c). */
+
+/* What a host thread's shadow task is doing for it. */
+enum lkl_shadow_state {
+	SHADOW_IDLE,		/* asleep in shadow_main(), or running a request */
+	SHADOW_BORROWED,	/* current on the caller's thread, not rq->curr */
+	SHADOW_PARKED,		/* blocked in a direct call, the caller waits */
+	SHADOW_ADOPTED,		/* lent to the caller: rq->curr on its thread */
+};
+
 typedef long (*lkl_syscall_fn_t)(long, long, long, long, long, long);
 extern const lkl_syscall_fn_t lkl_syscall_table[];
 
@@ -35,6 +42,14 @@ int lkl_syscalls_init(void);
 void lkl_syscalls_cleanup(void);
 void lkl_syscalls_release_waiters(long err);
 void __noreturn lkl_syscalls_finish_halt(void);
+void lkl_syscalls_kill_lent(struct task_struct *task);
+
+/* For the direct syscall KUnit suite (kernel/direct_kunit.c). */
+struct lkl_shadow;
+struct lkl_shadow *lkl_direct_test_shadow(struct task_struct **task);
+int lkl_direct_test_attach(struct lkl_shadow *sh);
+long lkl_direct_test_call(long (*fn)(void *), void *arg);
+int lkl_direct_test_state(struct lkl_shadow *sh);
 void __noreturn lkl_host_process_serve(void);
 
 /* Boot and halt (kernel/setup.c). */

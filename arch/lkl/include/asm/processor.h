@@ -6,12 +6,17 @@
 #include <asm/host_ops.h>
 
 struct task_struct;
+struct lkl_shadow;
 
 /**
  * struct thread_struct - how a task is carried by a host thread
  * @regs: the (empty) register frame of the task
  * @sched_sem: the host thread waits here while the task is switched out
- * @tid: the host thread, 0 once it has left
+ * @tid: the host thread made for the task, 0 once it has left
+ * @carrier: the host thread that runs the task when it is switched to:
+ *	@tid, or the application thread a shadow task is lent to
+ * @lend_sem: while the task is lent, @tid waits here for it to come back
+ * @shadow: the host thread a shadow task works for, NULL for other tasks
  * @exit_jb: context that returns the host thread to its start routine
  * @dead: the kernel is halting: the host thread must leave, not run
  * @prev_sched: the task that switched to this one (for schedule_tail)
@@ -23,6 +28,9 @@ struct thread_struct {
 	struct pt_regs regs;
 	struct lkl_sem *sched_sem;
 	lkl_thread_t tid;
+	lkl_thread_t carrier;
+	struct lkl_sem *lend_sem;
+	struct lkl_shadow *shadow;
 	struct lkl_jmp_buf *exit_jb;
 	bool dead;
 	struct task_struct *prev_sched;

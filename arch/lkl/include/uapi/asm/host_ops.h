@@ -158,6 +158,23 @@ int lkl_is_running(void);
  */
 long lkl_sys_halt(void);
 
+#define LKL_SYSCALL_SHADOW	0
+#define LKL_SYSCALL_DIRECT	1
+
+/**
+ * lkl_set_syscall_mode - choose how host threads run syscalls
+ * @mode: LKL_SYSCALL_SHADOW: each host thread's calls run on a kernel
+ *	thread of its own (a shadow task), two host context switches per call;
+ *	LKL_SYSCALL_DIRECT: the calling thread runs the call itself and waits
+ *	on a host semaphore only when the call blocks
+ *
+ * Same as the boot parameter lkl.syscall=shadow|direct; may be called at
+ * any time after lkl_init(). Each thread switches at its next call.
+ *
+ * Return: the previous mode, or -EINVAL for an unknown @mode.
+ */
+int lkl_set_syscall_mode(int mode);
+
 /**
  * lkl_cleanup - release what lkl_init() and a halted kernel still hold
  */

@@ -17,7 +17,9 @@
 # (build/test-results), LKL_SANITIZE=1 (sanitizer options; a report fails the
 # binary), LKL_TEST_TIMEOUT (seconds per binary, 600), LKL_KSELFTEST_TIMEOUT
 # (seconds for the whole kselftest run, 1800), LKL_TEST_FILTER (run only the
-# binaries whose name matches this glob), V=1 / LKL_VERBOSE=1 (show all output).
+# binaries whose name matches this glob), LKL_SYSCALL_MODES (the syscall modes each
+# GoogleTest binary runs in, one run per mode, "shadow direct"; "default" runs it once
+# as built; results are named <binary>.<mode>), V=1 / LKL_VERBOSE=1 (show all output).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -28,6 +30,7 @@ results=$(realpath -m "${LKL_RESULTS:-$LKL_BUILD/test-results}")
 timeout_s=${LKL_TEST_TIMEOUT:-600}
 kselftest_timeout_s=${LKL_KSELFTEST_TIMEOUT:-1800}
 filter=${LKL_TEST_FILTER:-*}
+syscall_modes=${LKL_SYSCALL_MODES:-shadow direct}
 [ "${V:-0}" = 1 ] && LKL_VERBOSE=1
 
 if [ "${LKL_SANITIZE:-0}" = 1 ]; then
@@ -124,7 +127,7 @@ show_log_tail() {
 }
 
 run_gtests() {
-	local bins=() t name xml log rc p f s counts t0 why
+	local bins=() t mode
 	for t in "$out"/tests/*_test; do
 		# shellcheck disable=SC2053 # the filter is a glob
 		if [ -x "$t" ] && [[ $(basename "$t") == $filter ]]; then
@@ -138,7 +141,18 @@ run_gtests() {
 		return
 	fi
 	for t in "${bins[@]}"; do
-		name=$(basename "$t")
+		for mode in $syscall_modes; do
+			run_gtest "$t" "$mode"
+		done
+	done
+}
+
+# run_gtest <binary> <syscall mode>: one run of a GoogleTest binary.
+run_gtest() {
+	local t=$1 mode=$2 name xml log rc p f s counts t0 why
+	name=$(basename "$t")
+	[ "$mode" = default ] || name=$name.$mode
+	{
 		xml=$results/$name.xml
 		log=$results/$name.log
 		mkdir -p "$results/work/$name"
@@ -147,11 +161,13 @@ run_gtests() {
 		# The subshell outlives the test so that "Aborted", "Segmentation
 		# fault" and the like end up in the log.
 		if [ "$LKL_VERBOSE" = 1 ]; then
-			(cd "$results/work/$name" && timeout -k 10 "$timeout_s" "$t" \
-				--gtest_output="xml:$xml"; exit $?) 2>&1 | tee "$log" || rc=$?
+			(cd "$results/work/$name" && LKL_SYSCALL_MODE=${mode#default} \
+				timeout -k 10 "$timeout_s" "$t" --gtest_output="xml:$xml"
+				exit $?) 2>&1 | tee "$log" || rc=$?
 		else
-			(cd "$results/work/$name" && timeout -k 10 "$timeout_s" "$t" \
-				--gtest_output="xml:$xml"; exit $?) >"$log" 2>&1 || rc=$?
+			(cd "$results/work/$name" && LKL_SYSCALL_MODE=${mode#default} \
+				timeout -k 10 "$timeout_s" "$t" --gtest_output="xml:$xml"
+				exit $?) >"$log" 2>&1 || rc=$?
 		fi
 		counts=$(gtest_counts "$xml")
 		why=""
@@ -186,7 +202,7 @@ run_gtests() {
 			failures+=("$name")
 			show_log_tail "$log"
 		fi
-	done
+	}
 }
 
 run_kselftest() {

@@ -30,7 +30,7 @@ struct Blocked {
 };
 
 TEST(HaltTest, HaltWhileThreadsAreBlockedInSyscalls) {
-  Watchdog watchdog(30s, "halt with threads blocked in syscalls");
+  Watchdog watchdog(60s, "halt with threads blocked in syscalls");
 
   ASSERT_EQ(lkl_init(&lkl_host_ops), 0);
   ASSERT_EQ(lkl_start_kernel("mem=32M loglevel=4"), 0);
@@ -48,10 +48,27 @@ TEST(HaltTest, HaltWhileThreadsAreBlockedInSyscalls) {
   ASSERT_LKL_OK(lkl_sys_bind(static_cast<int>(lsock), SockAddr(&any), sizeof(any)));
   ASSERT_LKL_OK(lkl_sys_listen(static_cast<int>(lsock), 1));
 
-  std::array<Blocked, 3> blocked;
+  int pair[2];
+  ASSERT_LKL_OK(lkl_sys_socketpair(LKL_AF_UNIX, LKL_SOCK_STREAM, 0, pair));
+  long ep = lkl_sys_epoll_create1(0);
+  ASSERT_LKL_OK(ep);
+  long evfd = lkl_sys_eventfd2(0, 0);
+  ASSERT_LKL_OK(evfd);
+  struct lkl_epoll_event ev;
+  std::memset(&ev, 0, sizeof(ev));
+  ev.events = LKL_EPOLLIN;
+  ASSERT_LKL_OK(
+      lkl_sys_epoll_ctl(static_cast<int>(ep), LKL_EPOLL_CTL_ADD, static_cast<int>(evfd), &ev));
+
+  std::array<Blocked, 6> blocked;
   blocked[0].what = "read on an empty pipe";
   blocked[1].what = "accept with no client";
   blocked[2].what = "nanosleep(600 s)";
+  // Woken once (one of two bytes) and blocked again: with direct syscalls the thread now
+  // carries its task, where the others wait for the scheduler to pick theirs.
+  blocked[3].what = "recv(MSG_WAITALL) of 2 bytes after 1 arrived";
+  blocked[4].what = "epoll_wait on an idle eventfd";
+  blocked[5].what = "poll on an empty pipe";
   auto start = [](Blocked *b, std::function<long()> call) {
     b->thread = std::thread([b, call] {
       b->tid = lkl_sys_gettid();
@@ -68,6 +85,28 @@ TEST(HaltTest, HaltWhileThreadsAreBlockedInSyscalls) {
     struct __lkl__kernel_timespec ts = {600, 0};
     return lkl_sys_nanosleep(&ts, nullptr);
   });
+  start(&blocked[3], [&] {
+    char buf[2];
+    return lkl_sys_recvfrom(pair[0], buf, sizeof(buf), LKL_MSG_WAITALL, nullptr, nullptr);
+  });
+  start(&blocked[4], [&] {
+    struct lkl_epoll_event out;
+    return lkl_sys_epoll_wait(static_cast<int>(ep), &out, 1, -1);
+  });
+  start(&blocked[5], [&] {
+    struct lkl_pollfd pfd = {pipefd[0], LKL_POLLIN, 0};
+    return lkl_sys_poll(&pfd, 1, -1);
+  });
+  // Threads that call in back to back while the kernel halts get -ENODEV from then on.
+  std::array<std::atomic<long>, 2> spin_ret{};
+  std::array<std::thread, 2> spinners;
+  for (size_t i = 0; i < spinners.size(); i++) {
+    spinners[i] = std::thread([&, i] {
+      long ret = 0;
+      for (long n = 0; n < 100000000 && ret >= 0; n++) ret = lkl_sys_getpid();
+      spin_ret[i] = ret;
+    });
+  }
 
   // Wait (bounded) until all three sleep inside the kernel.
   const auto deadline = Clock::now() + 10s;
@@ -82,6 +121,14 @@ TEST(HaltTest, HaltWhileThreadsAreBlockedInSyscalls) {
     EXPECT_EQ(state, 'S') << b.what << " is not blocked (tid " << b.tid.load() << ")";
     EXPECT_FALSE(b.returned.load()) << b.what << " returned early: " << DescribeRet(b.ret);
   }
+  // One of the two bytes: the receiver wakes, takes it and waits for the second.
+  char one = '1';
+  EXPECT_EQ(WriteAll(pair[1], &one, 1), 1);
+  std::this_thread::sleep_for(50ms);
+  for (int i = 0; i < 200 && TaskState(pid, blocked[3].tid.load()) != 'S'; i++)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_EQ(TaskState(pid, blocked[3].tid.load()), 'S') << blocked[3].what;
+  EXPECT_FALSE(blocked[3].returned.load()) << DescribeRet(blocked[3].ret);
 
   auto halt_start = Clock::now();
   long halt_ret = lkl_sys_halt();
@@ -102,6 +149,10 @@ TEST(HaltTest, HaltWhileThreadsAreBlockedInSyscalls) {
     b.thread.join();
     // Documented: threads blocked in syscalls get -EINTR.
     EXPECT_LKL_ERR(b.ret, LKL_EINTR) << b.what;
+  }
+  for (size_t i = 0; i < spinners.size(); i++) {
+    spinners[i].join();
+    EXPECT_LKL_ERR(spin_ret[i].load(), LKL_ENODEV) << "spinner " << i;
   }
   // Syscalls after halt fail too, from any thread.
   EXPECT_LKL_ERR(lkl_sys_getpid(), LKL_ENODEV);

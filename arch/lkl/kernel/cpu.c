@@ -146,20 +146,24 @@ static void cpu_release_locked(void)
 
 /*
  * A host thread ran kernel code while the idle task waited in
- * arch_cpu_idle() with the tick stopped: an interrupt, or a direct
- * syscall. Timers it queued are not programmed yet; on hardware the idle
- * loop would go round once more and see them, but here the idle task
- * sleeps on. Take that decision for it, as its next idle loop would.
+ * arch_cpu_idle(): an interrupt (the tick among them), or a direct
+ * syscall. On hardware the interrupt would wake the CPU and the idle loop
+ * would go round once more: stop the tick if the tick is what woke it
+ * (do_idle() stops it only then), or program the next event again if the
+ * tick is stopped and the interrupt queued an earlier timer. Here the idle
+ * task sleeps on, so take that decision for it. Without this a NO_HZ_IDLE
+ * kernel never stops its tick, and a timer queued by an interrupt while the
+ * tick is stopped fires only at the previously programmed event.
  */
 static void cpu_idle_retick(void)
 {
 	unsigned long flags;
 
-	if (!IS_ENABLED(CONFIG_NO_HZ_COMMON) || !is_idle_task(current) ||
-	    !tick_nohz_tick_stopped())
+	if (!IS_ENABLED(CONFIG_NO_HZ_COMMON) || !is_idle_task(current))
 		return;
 	local_irq_save(flags);
-	if (!need_resched())
+	if (!need_resched() &&
+	    (tick_nohz_idle_got_tick() || tick_nohz_tick_stopped()))
 		tick_nohz_idle_stop_tick();
 	local_irq_restore(flags);
 }

@@ -12,6 +12,11 @@
 #
 # install/uninstall put the libraries, headers and lkl.pc under PREFIX (scripts/install.sh).
 #
+# FRAGMENT=name builds a variant of the kernel: defconfig plus the config fragment
+# arch/lkl/configs/name.config (kbuild's `make defconfig name.config`), in directories of its
+# own (build/kobj-name, build/host-name -> build/lkl-name), next to the default build from the
+# same tree. `make bench ARGS=--tick` builds FRAGMENT=hz-periodic this way.
+#
 # `make help` lists the targets and the variables that change them.
 
 SHELL := /bin/bash
@@ -33,25 +38,32 @@ SANITIZE ?= 0
 V ?= 0
 FORCE ?= 0
 BASE_TARBALL ?=
+FRAGMENT ?=
 ARGS ?=
 PREFIX_DEFAULT := $(filter undefined,$(origin PREFIX))
 PREFIX ?= /usr/local
 DESTDIR ?=
 # After the defaults: make 4.3's unexport defines an unset variable as empty.
-unexport BUILD JOBS SANITIZE V FORCE BASE_TARBALL ARGS PREFIX DESTDIR
+unexport BUILD JOBS SANITIZE V FORCE BASE_TARBALL FRAGMENT ARGS PREFIX DESTDIR
+ifneq ($(word 2,$(FRAGMENT))$(findstring /,$(FRAGMENT)),)
+$(error FRAGMENT: the name of one fragment in arch/lkl/configs (without .config), got "$(FRAGMENT)")
+endif
+
+# The variant's suffix of every output directory ("" for the default kernel).
+VARIANT := $(if $(FRAGMENT),-$(FRAGMENT))
 
 SRC := $(BUILD)/linux
-KOBJ := $(BUILD)/kobj
-INCLUDE := $(BUILD)/lkl/include
+KOBJ := $(BUILD)/kobj$(VARIANT)
+INCLUDE := $(BUILD)/lkl$(VARIANT)/include
 ifeq ($(SANITIZE),1)
-HOSTB := $(BUILD)/host-asan
-OUT := $(BUILD)/lkl-asan
-RESULTS := $(BUILD)/test-results-asan
+HOSTB := $(BUILD)/host-asan$(VARIANT)
+OUT := $(BUILD)/lkl-asan$(VARIANT)
+RESULTS := $(BUILD)/test-results-asan$(VARIANT)
 CMAKE_SANITIZE := ON
 else
-HOSTB := $(BUILD)/host
-OUT := $(BUILD)/lkl
-RESULTS := $(BUILD)/test-results
+HOSTB := $(BUILD)/host$(VARIANT)
+OUT := $(BUILD)/lkl$(VARIANT)
+RESULTS := $(BUILD)/test-results$(VARIANT)
 CMAKE_SANITIZE := OFF
 endif
 
@@ -124,13 +136,20 @@ tree: base
 kernel: tree
 	$(Q)[ -f $(CCACHE_DIR)/ccache.conf ] || { mkdir -p $(CCACHE_DIR) && ccache -M 5G >/dev/null; }
 	$(Q)mkdir -p $(KOBJ)
-	$(Q)defconfig=$(SRC)/arch/lkl/configs/defconfig; \
+	$(Q)defconfig=$(SRC)/arch/lkl/configs/defconfig; fragment=$(if $(FRAGMENT),$(SRC)/arch/lkl/configs/$(FRAGMENT).config); \
 	[ -f $$defconfig ] || { echo "error: arch/lkl/configs/defconfig is missing" >&2; exit 1; }; \
-	if [ ! -f $(KOBJ)/.config ] || ! cmp -s $$defconfig $(KOBJ)/.lkl-defconfig; then \
-		[ ! -f $(KOBJ)/.config ] || echo "kernel: arch/lkl/configs/defconfig changed: configuring again"; \
-		$(KMAKE) defconfig $(QUIET); \
-		cp $$defconfig $(KOBJ)/.lkl-defconfig; \
-	fi
+	[ -z "$$fragment" ] || [ -f "$$fragment" ] || { echo "error: FRAGMENT=$(FRAGMENT): arch/lkl/configs/$(FRAGMENT).config is missing" >&2; exit 1; }; \
+	cat $$defconfig $$fragment >$(KOBJ)/.lkl-defconfig.new; \
+	if [ ! -f $(KOBJ)/.config ] || ! cmp -s $(KOBJ)/.lkl-defconfig.new $(KOBJ)/.lkl-defconfig; then \
+		[ ! -f $(KOBJ)/.config ] || echo "kernel: arch/lkl/configs/defconfig$(if $(FRAGMENT), or $(FRAGMENT).config) changed: configuring again"; \
+		$(KMAKE) defconfig $(if $(FRAGMENT),$(FRAGMENT).config) $(QUIET); \
+		if [ -n "$$fragment" ]; then \
+			missing=$$(grep -E '^CONFIG_[A-Z0-9_]+=' $$fragment | { grep -vxFf $(KOBJ)/.config || true; } | xargs); \
+			[ -z "$$missing" ] || { echo "error: FRAGMENT=$(FRAGMENT): not in the resulting .config: $$missing" >&2; exit 1; }; \
+			echo "kernel: $(patsubst $(ROOT)/%,%,$(KOBJ)): defconfig + $(FRAGMENT).config"; \
+		fi; \
+	fi; \
+	mv $(KOBJ)/.lkl-defconfig.new $(KOBJ)/.lkl-defconfig
 	+$(Q)if $(kernel_up_to_date); then \
 		echo "kernel: up to date (no change in $(patsubst $(ROOT)/%,%,$(SRC)) outside tools/lkl and tools/testing)"; \
 	else \
@@ -145,9 +164,9 @@ kernel: tree
 
 headers: kernel
 	$(Q)$(ROOT)/scripts/headers.sh $(SRC) $(KOBJ) $(INCLUDE) $(JOBS)
-ifneq ($(OUT),$(BUILD)/lkl)
+ifneq ($(OUT),$(BUILD)/lkl$(VARIANT))
 	@# Every output dir is a complete LKL_BUILD_DIR (include/, lib/, tests/, bin/).
-	$(Q)mkdir -p $(OUT) && ln -sfn ../lkl/include $(OUT)/include
+	$(Q)mkdir -p $(OUT) && ln -sfn ../lkl$(VARIANT)/include $(OUT)/include
 endif
 
 host: headers
@@ -162,9 +181,11 @@ test: all
 	$(Q)LKL_OUT=$(OUT) LKL_SRC=$(SRC) LKL_RESULTS=$(RESULTS) LKL_SANITIZE=$(SANITIZE) \
 		$(ROOT)/scripts/run-tests.sh
 
-# Not part of test: TCP_RR/TCP_STREAM over every path the machine allows, as a table and JSON.
+# Not part of test: TCP_RR/TCP_STREAM over every path the machine allows, as a table and JSON,
+# and the system-call table. --tick builds the FRAGMENT=hz-periodic variant (through this
+# Makefile, with $(JOBS) jobs) to compare the tick modes.
 bench: all
-	$(Q)LKL_OUT=$(OUT) $(ROOT)/scripts/bench.sh $(ARGS)
+	$(Q)LKL_OUT=$(OUT) LKL_JOBS=$(JOBS) $(ROOT)/scripts/bench.sh $(ARGS)
 
 # The demo (boot, banner, getpid latency), then TCP served and measured by the library's stack
 # next to the host's, over each one's loopback (make bench covers the network paths).
@@ -188,11 +209,13 @@ uninstall:
 # Outputs only: the assembled tree (which may hold work in progress) and the
 # caches stay.
 clean:
-	$(Q)rm -rf $(KOBJ) $(BUILD)/host $(BUILD)/host-asan $(BUILD)/lkl $(BUILD)/lkl-asan \
-		$(BUILD)/test-results $(BUILD)/test-results-asan $(BUILD)/.lkl/headers.stamp
+	$(Q)rm -rf $(BUILD)/kobj $(BUILD)/host $(BUILD)/host-asan $(BUILD)/lkl $(BUILD)/lkl-asan \
+		$(BUILD)/test-results $(BUILD)/test-results-asan $(BUILD)/.lkl/headers.stamp \
+		$(wildcard $(BUILD)/kobj-* $(BUILD)/host-* $(BUILD)/lkl-* $(BUILD)/test-results-* \
+			$(BUILD)/.lkl/headers-*.stamp)
 
 # Deletes $(BUILD) only if it holds nothing but what the build makes.
-BUILD_ENTRIES := linux|linux\.tmp\..*|kobj|host|host-asan|lkl|lkl-asan|test-results|test-results-asan|\.lkl|bench
+BUILD_ENTRIES := linux|linux\.tmp\..*|kobj|kobj-.*|host|host-.*|lkl|lkl-.*|test-results|test-results-.*|\.lkl|bench
 distclean:
 	$(Q)if [ -d $(BUILD) ]; then \
 		other=$$(ls -A $(BUILD) | { grep -vxE '$(BUILD_ENTRIES)' || true; } | head -n 3 | xargs); \
@@ -212,7 +235,9 @@ help:
 	@echo "                   the last line is 'N passed, N failed, N skipped'"
 	@echo "  bench            all, then scripts/bench.sh \$$ARGS: lkl-perf TCP_RR/TCP_STREAM, host vs library,"
 	@echo "                   table of ratios, offload ladder, build/bench/bench.json and charts"
-	@echo "                   (ARGS=--quick for a short run; --help lists the options)"
+	@echo "                   (ARGS=--quick for a short run; --help lists the options), and the"
+	@echo "                   system-call table (build/bench/syscall.json; ARGS=--tick adds the"
+	@echo "                   periodic-tick kernel)"
 	@echo "  run              all, then build/lkl/bin/lkl-demo \$$ARGS and TCP_RR/TCP_STREAM over the"
 	@echo "                   loopback of the host and of the library (lkl-perf)"
 	@echo "  deps base tree kernel headers host   the steps of all, each with the ones before it"
@@ -227,6 +252,8 @@ help:
 	@echo "  BASE_TARBALL=f   a kernel.org linux-6.12.y tarball instead of Debian's linux-source-6.12"
 	@echo "  LKL_CACHE=dir    cache outside the tree (default: ~/.cache/lkl); CCACHE_DIR defaults to \$$LKL_CACHE/ccache"
 	@echo "  SANITIZE=1       host side with ASan+UBSan in build/host-asan -> build/lkl-asan"
+	@echo "  FRAGMENT=name    kernel variant: defconfig + arch/lkl/configs/name.config, built in"
+	@echo "                   build/kobj-name, build/host-name -> build/lkl-name (e.g. hz-periodic)"
 	@echo "  JOBS=n           parallel jobs (default: nproc)   V=1  verbose"
 	@echo "  FORCE=1          overwrite overlay files edited in build/linux; distclean without checks"
 	@echo "  PREFIX=dir       install/uninstall prefix (default: /usr/local)"

@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""The charts of scripts/bench.sh, drawn from its JSON (build/bench/bench.json).
+"""The charts of scripts/bench.sh, drawn from its JSON (build/bench/bench.json or syscall.json).
 
     python3 scripts/bench-charts.py [BENCH_JSON [OUT_DIR]]
 
-Writes, next to the JSON unless OUT_DIR is given:
+Writes, next to the JSON unless OUT_DIR is given, from bench.json:
   ladder.png      TCP_STREAM throughput per step of the offload ladder, both directions over
                   the TAP and shared-memory paths, with host veth as reference lines
   rr-latency.png  TCP_RR latency per row of the table: p50 as the bar, up to p99 as the error bar
+and from syscall.json (the system-call table, told apart by its "kernels"):
+  syscall.png     GETPID, PIPE_READ and TCP_RR per row (host, shadow, pinned, direct...): time
+                  per call on a log scale, the ratio to the host on each bar, the runs' range
+                  as the error bar
 A chart whose data is missing (no ladder in the JSON, no row with TCP_RR) is left out with a
 note. Needs matplotlib (Debian: python3-matplotlib); exit status 1 without it.
 """
@@ -130,15 +134,70 @@ def rr_chart(rows, machine, path):
     return None
 
 
+SYSCALL_TESTS = (("getpid_ns", "GETPID"), ("pipe_read_ns", "PIPE_READ\n(1-byte read)"),
+                 ("tcp_rr_ns", "TCP_RR\n(loopback transaction)"))
+ROW_COLORS = {"host": "#7f7f7f", "shadow": "#1f77b4", "shadow+pin": "#6baed6",
+              "shadow+pin+app": "#c6dbef", "direct": "#d62728", "direct+pin": "#ff9896"}
+
+
+def syscall_chart(report, path):
+    rows = {name: r for name, r in report.get("rows", {}).items() if r.get("median")}
+    if not rows:
+        return "no row of the system-call table ran"
+    machine, kernels = report.get("machine", {}), report.get("kernels", [])
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    width = 0.8 / len(rows)
+    tops = []
+    for i, (name, r) in enumerate(rows.items()):
+        xs = [x + (i - (len(rows) - 1) / 2) * width for x in range(len(SYSCALL_TESTS))]
+        values = [r["median"].get(key) for key, _ in SYSCALL_TESTS]
+        spread = ([], [])
+        for (key, _), v in zip(SYSCALL_TESTS, values):
+            runs = [run[key] for run in r.get("runs", []) if run.get(key) is not None]
+            spread[0].append(v - min(runs) if v is not None and runs else 0)
+            spread[1].append(max(runs) - v if v is not None and runs else 0)
+        ax.bar(xs, [v or 0 for v in values], width, label=name,
+               color=ROW_COLORS.get(name, "lightgrey"), edgecolor="black", linewidth=0.4,
+               yerr=spread if report.get("runs", 1) > 1 else None, capsize=2,
+               error_kw={"elinewidth": 0.7})
+        ratios = r.get("ratio_to_host", {})
+        for x, (key, _), v, above in zip(xs, SYSCALL_TESTS, values, spread[1]):
+            if v is None:
+                continue
+            tops.append(v + above)
+            ratio = ratios.get(key)
+            ax.annotate(f"{ratio:.1f}\u00d7" if ratio is not None else "", (x, v + above),
+                        ha="center", va="bottom", fontsize=7, rotation=90, xytext=(0, 2),
+                        textcoords="offset points")
+    ax.set_yscale("log")
+    ax.set_ylim(min(v for v in tops if v > 0) / 3 if tops else 1, max(tops, default=10) * 5)
+    ax.set_xticks(range(len(SYSCALL_TESTS)))
+    ax.set_xticklabels([label for _, label in SYSCALL_TESTS], fontsize=9)
+    ax.set_ylabel("ns per call (log scale); on each bar: times the host kernel's")
+    tick = ", ".join(f"{k.get('tick_mode')} HZ={k.get('hz')}" for k in kernels[:1])
+    ax.set_title(f"System calls: the library against the host kernel, median of "
+                 f"{report.get('runs')} runs ({machine.get('cpus')} CPUs {machine.get('model')}, "
+                 f"host {machine.get('host_kernel')}, library {tick})", fontsize=9)
+    ax.legend(fontsize=8, loc="upper left", ncol=3)
+    ax.grid(axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return None
+
+
 def main(argv):
     src = argv[1] if len(argv) > 1 else "build/bench/bench.json"
     out_dir = argv[2] if len(argv) > 2 else os.path.dirname(os.path.abspath(src))
     with open(src) as f:
         report = json.load(f)
     machine = report.get("machine", {})
-    charts = [("ladder.png", lambda p: ladder_chart(report["ladder"], machine, p)
-               if report.get("ladder") else "no ladder in the JSON"),
-              ("rr-latency.png", lambda p: rr_chart(report.get("rows", {}), machine, p))]
+    if "kernels" in report:  # syscall.json: its one chart; bench.json's are left alone
+        charts = [("syscall.png", lambda p: syscall_chart(report, p))]
+    else:
+        charts = [("ladder.png", lambda p: ladder_chart(report["ladder"], machine, p)
+                   if report.get("ladder") else "no ladder in the JSON"),
+                  ("rr-latency.png", lambda p: rr_chart(report.get("rows", {}), machine, p))]
     for name, draw in charts:
         path = os.path.join(out_dir, name)
         missing = draw(path)

@@ -2,10 +2,15 @@
 # Benchmarks: TCP_RR and TCP_STREAM (both directions) with lkl-perf over every path this build
 # and machine can run, in one run, printed as a table of ratios to a reference row and written
 # as JSON; then the offload ladder (TCP_STREAM both ways as the library's offloads are added one
-# by one), and two charts. `make bench` runs it; not part of `make test`.
+# by one), and two charts; then the system-call table (below). `make bench` runs it; not part
+# of `make test`.
 #
 #   scripts/bench.sh [--quick] [--out FILE] [--rows a,b,...] [--no-ladder | --ladder-only]
-#                    [--ladder-links tap,shm]
+#                    [--ladder-links tap,shm] [--no-syscall | --syscall] [--tick]
+#
+# Sections: the table, the ladder and the system-call table by default; --ladder-only, --syscall
+# (the system-call table only) and --tick (the system-call table and the tick modes) run only
+# the sections they name (several may be given); --no-ladder and --no-syscall leave one out.
 #
 # Rows of the table (each skipped, with the reason, when it cannot run here):
 #   host-loopback  host kernel, client and server over 127.0.0.1 in one process
@@ -45,14 +50,40 @@
 # are skipped with a note, the rest of the run is unchanged. They can be drawn again from the
 # JSON: `python3 scripts/bench-charts.py build/bench/bench.json`.
 #
+# The system-call table: GETPID, PIPE_READ and TCP_RR over the library's own loopback (lkl-perf
+# loopback -t GETPID,PIPE_READ,TCP_RR -l BENCH_SYSCALL_SECONDS), the median of BENCH_SYSCALL_RUNS
+# runs (each run goes through every row), ratios to the host kernel, in these rows:
+#   host            the host kernel (host loopback)
+#   shadow          --lkl-syscall shadow: each call is handed to a kernel thread
+#   shadow+pin      and --lkl-pin auto: the library's threads on the last CPU of this process
+#   shadow+pin+app  and the whole benchmark on that CPU too (taskset)
+#   direct          --lkl-syscall direct: the calling thread runs the call
+#   direct+pin      and --lkl-pin auto
+# Kernels without lkl.syscall= or lkl.pin_cpu= ignore them: their rows then repeat shadow's.
+# Output: $BENCH_SYSCALL_OUT (JSON, with the machine: CPUs, model, host kernel, load averages,
+# HZ and tick mode of each kernel) and syscall.png next to it (grouped bars, log scale, the
+# ratio to the host on each bar).
+#
+# --tick: the same kernel built with the other tick mode (defconfig's NO_HZ_IDLE or
+# HZ_PERIODIC; `make host FRAGMENT=hz-periodic` or nohz-idle into build/lkl-<fragment>, built
+# here when missing or stale, with LKL_JOBS jobs) against the default one, each in shadow and
+# direct mode: the idle cost (-t IDLE for BENCH_TICK_IDLE_SECONDS: the library's timer
+# interrupts per second, host context switches per second, the process's CPU time) and the
+# wake-up cost (nanosleep(100 us) lateness, GETPID, TCP_RR); in the JSON's "tick" and a table.
+#
 # Run time on a 2-core machine: about 5 minutes, 2 for the table with the default sizes and 2 to
-# 3 for the ladder (3 runs of 20 streams of 512M, plus the references); --quick about 30 s.
+# 3 for the ladder (3 runs of 20 streams of 512M, plus the references), about 1 for the
+# system-call table; --quick about 45 s; --tick 2 more minutes (plus the build of the second
+# kernel the first time: a few minutes, less with ccache).
 #
 # Environment: LKL_OUT (default build/lkl: bin/lkl-perf), BENCH_RR_N (transactions, default
 # 50000; --quick 2000), BENCH_BYTES (stream bytes, default 2G; --quick 64M), BENCH_WARMUP (RR
 # warmup transactions, default 1000), BENCH_LADDER_BYTES (ladder stream bytes, default 512M;
 # --quick 64M), BENCH_LADDER_RUNS (default 3; --quick 1), BENCH_OUT (JSON, default
-# $LKL_BUILD/bench/bench.json).
+# $LKL_BUILD/bench/bench.json), BENCH_SYSCALL_RUNS (default 3; --quick 1),
+# BENCH_SYSCALL_SECONDS (per test and run, default 1; --quick 0.3), BENCH_SYSCALL_OUT (default
+# syscall.json next to BENCH_OUT), BENCH_TICK_IDLE_SECONDS (default 10; --quick 2), LKL_JOBS
+# (build jobs for --tick's kernel; make bench passes JOBS).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -65,22 +96,30 @@ warmup=${BENCH_WARMUP:-1000}
 ladder_bytes=${BENCH_LADDER_BYTES:-512M}
 ladder_runs=${BENCH_LADDER_RUNS:-3}
 json_out=${BENCH_OUT:-$LKL_BUILD/bench/bench.json}
+syscall_runs=${BENCH_SYSCALL_RUNS:-3}
+syscall_s=${BENCH_SYSCALL_SECONDS:-1}
+idle_s=${BENCH_TICK_IDLE_SECONDS:-10}
 rows=host-loopback,host-veth,lkl-loopback,lkl-tap,lkl-raw,lkl-shm
 ladder_links=tap,shm
-run_table=1
-run_ladder=1
+only=() # the sections named by --ladder-only, --syscall, --tick
+no_ladder=0 no_syscall=0
 
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick)
 		rr_n=${BENCH_RR_N:-2000} bytes=${BENCH_BYTES:-64M}
 		ladder_bytes=${BENCH_LADDER_BYTES:-64M} ladder_runs=${BENCH_LADDER_RUNS:-1}
+		syscall_runs=${BENCH_SYSCALL_RUNS:-1} syscall_s=${BENCH_SYSCALL_SECONDS:-0.3}
+		idle_s=${BENCH_TICK_IDLE_SECONDS:-2}
 		;;
 	--out) json_out=$2 && shift ;;
 	--rows) rows=$2 && shift ;;
-	--no-ladder) run_ladder=0 ;;
-	--ladder-only) run_table=0 ;;
+	--no-ladder) no_ladder=1 ;;
+	--ladder-only) only+=(ladder) ;;
 	--ladder-links) ladder_links=$2 && shift ;;
+	--no-syscall) no_syscall=1 ;;
+	--syscall) only+=(syscall) ;;
+	--tick) only+=(syscall tick) ;;
 	-h | --help)
 		sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//p}' "$0"
 		exit 0
@@ -90,9 +129,24 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ -x "$perf" ] || die "$(show_path "$perf") is missing: run make first"
-[ "$run_table" = 1 ] || [ "$run_ladder" = 1 ] || die "--no-ladder and --ladder-only leave nothing to run"
+run_table=1 run_ladder=1 run_syscall=1 run_tick=0
+if [ ${#only[@]} -gt 0 ]; then
+	run_table=0 run_ladder=0 run_syscall=0
+	for section in "${only[@]}"; do printf -v "run_$section" 1; done
+fi
+[ "$no_ladder" = 0 ] || run_ladder=0
+[ "$no_syscall" = 0 ] || run_syscall=0 run_tick=0
+[ "$run_table$run_ladder$run_syscall" != 000 ] || die "the options given leave nothing to run"
 [[ $ladder_runs =~ ^[1-9][0-9]*$ ]] ||
 	die "BENCH_LADDER_RUNS: expected a count of 1 or more, got \"$ladder_runs\""
+[[ $syscall_runs =~ ^[1-9][0-9]*$ ]] ||
+	die "BENCH_SYSCALL_RUNS: expected a count of 1 or more, got \"$syscall_runs\""
+positive_seconds() { [[ $1 =~ ^[0-9]*\.?[0-9]+$ && ! $1 =~ ^[0.]*$ ]]; }
+positive_seconds "$syscall_s" ||
+	die "BENCH_SYSCALL_SECONDS: expected seconds above 0, got \"$syscall_s\""
+positive_seconds "$idle_s" ||
+	die "BENCH_TICK_IDLE_SECONDS: expected seconds above 0, got \"$idle_s\""
+syscall_out=${BENCH_SYSCALL_OUT:-$(dirname "$json_out")/syscall.json}
 start_ms=$(now_ms)
 
 work=$(mktemp -d)
@@ -295,9 +349,29 @@ if [ "$run_ladder" = 1 ]; then
 fi
 ladder_s=$(elapsed "$ladder_ms")
 
-mkdir -p "$(dirname "$json_out")"
-python3 - "$work" "$json_out" "$ladder_bytes" "$ladder_runs" "${link_list[*]}" "$table_s" \
-	"$ladder_s" "${row_list[@]}" <<'EOF'
+# The charts of a JSON of this script, when matplotlib is there (Debian's is for the system's
+# python3, which another one on PATH may hide); never a reason to fail the run.
+chart_python=
+for py in python3 /usr/bin/python3; do
+	if "$py" -c 'import matplotlib' 2>/dev/null; then
+		chart_python=$py
+		break
+	fi
+done
+draw_charts() {
+	if [ -n "$chart_python" ]; then
+		"$chart_python" "$LKL_ROOT/scripts/bench-charts.py" "$1" ||
+			warn "bench: the charts failed (the tables and the JSON are complete)"
+	else
+		note "charts skipped: matplotlib is missing (Debian: apt-get install python3-matplotlib," \
+			"or scripts/install-deps.sh --bench)"
+	fi
+}
+
+if [ "$run_table$run_ladder" != 00 ]; then
+	mkdir -p "$(dirname "$json_out")"
+	python3 - "$work" "$json_out" "$ladder_bytes" "$ladder_runs" "${link_list[*]}" "$table_s" \
+		"$ladder_s" "${row_list[@]}" <<'EOF'
 import json
 import os
 import platform
@@ -479,21 +553,344 @@ if ladder:
         print(f"  {n}")
 print(f"JSON: {out}")
 EOF
+	draw_charts "$json_out"
+fi
 
-# The charts, when matplotlib is there (Debian's is for the system's python3, which another one
-# on PATH may hide); never a reason to fail the run.
-chart_python=
-for py in python3 /usr/bin/python3; do
-	if "$py" -c 'import matplotlib' 2>/dev/null; then
-		chart_python=$py
-		break
+# The system-call table, then (--tick) the two tick modes.
+if [ "$run_syscall" = 1 ]; then
+	syscall_ms=$(now_ms)
+	# The last CPU this process may run on: where --lkl-pin auto puts the library's threads.
+	last_cpu=$(python3 -c 'import os; print(max(os.sched_getaffinity(0)))')
+	# One process per row and run, three tests each, each for the same time.
+	syscall_tests=(-t GETPID -t PIPE_READ -t TCP_RR -l "$syscall_s")
+	syscall_rows=(host shadow shadow+pin shadow+pin+app direct direct+pin)
+
+	# The lkl-perf command of a row (in `cmd`), before its test arguments; or a skip reason.
+	syscall_cmd() {
+		local perf=$2
+		cmd=("$perf" loopback -s lkl) skip_reason=
+		case $1 in
+		host) cmd=("$perf" loopback -s host) ;;
+		shadow) cmd+=(--lkl-syscall shadow) ;;
+		shadow+pin) cmd+=(--lkl-syscall shadow --lkl-pin auto) ;;
+		shadow+pin+app)
+			if command -v taskset >/dev/null; then
+				cmd=(taskset -c "$last_cpu" "${cmd[@]}" --lkl-syscall shadow --lkl-pin "$last_cpu")
+			else
+				skip 'needs taskset (util-linux)'
+			fi
+			;;
+		direct) cmd+=(--lkl-syscall direct) ;;
+		direct+pin) cmd+=(--lkl-syscall direct --lkl-pin auto) ;;
+		esac
+	}
+
+	# Runs an lkl-perf command ($2...) with --json into $work/$1.json, or says why it failed.
+	run_perf() {
+		local stem=$1
+		shift
+		if ! "$@" --json >"$work/$stem.json" 2>"$work/$stem.err"; then
+			warn "bench: $stem failed: $(grep '^lkl-perf: ' "$work/$stem.err" | tail -n 1 ||
+				tail -n 1 "$work/$stem.err")"
+		fi
+	}
+
+	loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
+	loadavg >"$work/sys-loadavg-before"
+	for ((run = 1; run <= syscall_runs; run++)); do
+		loadavg >"$work/sys-run$run-loadavg-before"
+		for row in "${syscall_rows[@]}"; do
+			note "bench: system calls run $run/$syscall_runs: $row"
+			syscall_cmd "$row" "$perf"
+			if [ -n "$skip_reason" ]; then
+				echo "$skip_reason" >"$work/sys-$row.skip"
+				continue
+			fi
+			run_perf "sys-$row-$run" "${cmd[@]}" "${syscall_tests[@]}"
+		done
+		loadavg >"$work/sys-run$run-loadavg-after"
+	done
+
+	# The kernels: this build's, and with --tick the same tree with the other tick mode.
+	# Their object dir holds their .config: build/lkl[-asan][-variant] -> build/kobj[-variant].
+	kobj_of() {
+		local name variant
+		name=$(basename "$(dirname "$(dirname "$1")")")
+		variant=${name#lkl}
+		variant=${variant#-asan}
+		printf '%s\n' "$LKL_BUILD/kobj$variant"
+	}
+	tick_mode() {
+		if grep -qx 'CONFIG_HZ_PERIODIC=y' "$1/.config" 2>/dev/null; then
+			echo periodic
+		elif grep -qx 'CONFIG_NO_HZ_IDLE=y' "$1/.config" 2>/dev/null; then
+			echo nohz-idle
+		elif grep -qx 'CONFIG_NO_HZ_FULL=y' "$1/.config" 2>/dev/null; then
+			echo nohz-full
+		else
+			echo unknown
+		fi
+	}
+	kernels=("$perf")
+	kernel_kobjs=("$(kobj_of "$perf")")
+	if [ "$run_tick" = 1 ]; then
+		case $(tick_mode "${kernel_kobjs[0]}") in
+		periodic) fragment=nohz-idle ;;
+		*) fragment=hz-periodic ;;
+		esac
+		note "bench: tick modes: building the kernel with $fragment.config (make host FRAGMENT=$fragment)"
+		# A make of its own: not the one that may have started this script.
+		MAKEFLAGS='' make -C "$LKL_ROOT" BUILD="$LKL_BUILD" FRAGMENT="$fragment" \
+			${LKL_JOBS:+JOBS="$LKL_JOBS"} host || die "the $fragment kernel did not build"
+		kernels+=("$LKL_BUILD/lkl-$fragment/bin/lkl-perf")
+		kernel_kobjs+=("$LKL_BUILD/kobj-$fragment")
+		tick_tests=(-t SLEEP -t GETPID -t TCP_RR -l "$syscall_s" --sleep-us 100)
+		for ((run = 1; run <= syscall_runs; run++)); do
+			loadavg >"$work/tick-run$run-loadavg-before"
+			run_perf "tick-host-$run" "$perf" loopback -s host "${tick_tests[@]}"
+			for k in "${!kernels[@]}"; do
+				note "bench: tick modes run $run/$syscall_runs: $(tick_mode "${kernel_kobjs[$k]}") kernel: idle ${idle_s}s, shadow, direct"
+				run_perf "tick-k$k-idle-$run" "${kernels[$k]}" loopback -s lkl -t IDLE -l "$idle_s"
+				for mode in shadow direct; do
+					run_perf "tick-k$k-$mode-$run" "${kernels[$k]}" loopback -s lkl \
+						--lkl-syscall "$mode" "${tick_tests[@]}"
+				done
+			done
+			loadavg >"$work/tick-run$run-loadavg-after"
+		done
 	fi
-done
-if [ -n "$chart_python" ]; then
-	"$chart_python" "$LKL_ROOT/scripts/bench-charts.py" "$json_out" ||
-		warn "bench: the charts failed (the tables and the JSON are complete)"
-else
-	note "charts skipped: matplotlib is missing (Debian: apt-get install python3-matplotlib," \
-		"or scripts/install-deps.sh --bench)"
+	loadavg >"$work/sys-loadavg-after"
+	for k in "${!kernels[@]}"; do
+		kobj=${kernel_kobjs[$k]}
+		printf '%s\t%s\t%s\t%s\n' "$(show_path "${kernels[$k]}")" "$(tick_mode "$kobj")" \
+			"$(sed -n 's/^CONFIG_HZ=//p' "$kobj/.config" 2>/dev/null)" "$(show_path "$kobj")"
+	done >"$work/kernels.tsv"
+
+	mkdir -p "$(dirname "$syscall_out")"
+	python3 - "$work" "$syscall_out" "$syscall_runs" "$syscall_s" "$idle_s" "$run_tick" \
+		"$last_cpu" "$(elapsed "$syscall_ms")" "${syscall_rows[@]}" <<'EOF'
+import json
+import os
+import platform
+import statistics
+import sys
+
+work, out, runs, seconds, idle_s, tick, last_cpu, elapsed = sys.argv[1:9]
+rows, runs = sys.argv[9:], int(runs)
+TESTS = ("GETPID", "PIPE_READ", "TCP_RR")
+
+
+def read(name):
+    path = os.path.join(work, name)
+    return open(path).read().strip() if os.path.exists(path) else None
+
+
+def reports(stem):
+    """The reports of $work/<stem>.json by test name (failed ones left out)."""
+    try:
+        with open(os.path.join(work, f"{stem}.json")) as f:
+            got = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    got = got if isinstance(got, list) else [got]
+    return {r["test"]: r for r in got if isinstance(r, dict) and "error" not in r}
+
+
+def figures(r):
+    """The figures of a row or kernel from one run's reports: ns per call (TCP_RR: per
+    transaction, and transactions/s), p99s, host context switches per call."""
+    f = {}
+    for test, key in (("GETPID", "getpid"), ("PIPE_READ", "pipe_read")):
+        if test in r:
+            f[f"{key}_ns"] = r[test]["ns_per_call"]["mean"]
+            f[f"{key}_p99_ns"] = r[test]["ns_per_call"]["p99"]
+            f[f"{key}_switches"] = r[test].get("host_switches_per_call")
+    if "TCP_RR" in r:
+        f["tcp_rr_ns"] = r["TCP_RR"]["latency_us"]["mean"] * 1000
+        f["tcp_rr_p99_ns"] = r["TCP_RR"]["latency_us"]["p99"] * 1000
+        f["tcp_rr_tps"] = r["TCP_RR"]["transactions_per_s"]
+    if "SLEEP" in r:
+        late = r["SLEEP"]["lateness_us"]
+        f.update(sleep_late_p50_us=late["p50"], sleep_late_p99_us=late["p99"],
+                 sleep_late_mean_us=late["mean"])
+    if "IDLE" in r:
+        i = r["IDLE"]
+        f.update(idle_timer_irqs_per_s=i.get("timer_interrupts_per_s"),
+                 idle_switches_per_s=i.get("host_switches_per_s"),
+                 idle_cpu_percent=i.get("cpu_percent"))
+    return f
+
+
+def median_of(stems):
+    """Per figure, the median over the runs that have it; and every run's figures."""
+    per_run = [figures(reports(s)) for s in stems]
+    keys = sorted({k for f in per_run for k in f})
+    med = {}
+    for k in keys:
+        v = [f[k] for f in per_run if f.get(k) is not None]
+        med[k] = statistics.median(v) if v else None
+    return med, per_run
+
+
+def stack_of(stem):
+    """What lkl-perf said of the stack (mode and pinning asked for, what was observed)."""
+    for r in reports(stem).values():
+        return r.get("stack")
+    return None
+
+
+def loadavgs(prefix):
+    return [{"run": n, "before": read(f"{prefix}-run{n}-loadavg-before"),
+             "after": read(f"{prefix}-run{n}-loadavg-after")} for n in range(1, runs + 1)]
+
+
+def cpu_model():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or None
+
+
+kernels = []
+for line in (read("kernels.tsv") or "").splitlines():
+    perf, mode, hz, kobj = line.split("\t")
+    kernels.append({"lkl_perf": perf, "tick_mode": mode, "hz": int(hz) if hz else None,
+                    "config": f"{kobj}/.config"})
+
+table = {}
+for row in rows:
+    reason = read(f"sys-{row}.skip")
+    if reason:
+        table[row] = {"skipped": reason}
+        continue
+    med, per_run = median_of([f"sys-{row}-{n}" for n in range(1, runs + 1)])
+    table[row] = {"median": med, "runs": per_run, "stack": stack_of(f"sys-{row}-1")}
+host = table.get("host", {}).get("median", {})
+shadow = table.get("shadow", {}).get("median", {})
+COLS = ("getpid_ns", "pipe_read_ns", "tcp_rr_ns")
+for row, t in table.items():
+    m = t.get("median")
+    if m is None:
+        continue
+    t["ratio_to_host"] = {k: m[k] / host[k] for k in COLS if m.get(k) and host.get(k)}
+    t["speedup_over_shadow"] = {k: shadow[k] / m[k] for k in COLS
+                                if m.get(k) and shadow.get(k)}
+
+report = {
+    "machine": {
+        "node": platform.node(), "cpus": os.cpu_count(),
+        "cpus_allowed": sorted(os.sched_getaffinity(0)), "model": cpu_model(),
+        "host_kernel": platform.release(), "pin_cpu_auto": int(last_cpu),
+        "loadavg_before": read("sys-loadavg-before"), "loadavg_after": read("sys-loadavg-after"),
+    },
+    "kernels": kernels,
+    "runs": runs,
+    "seconds_per_test": float(seconds),
+    "rows": table,
+    "loadavg_per_run": loadavgs("sys"),
+}
+
+tick_report = None
+if tick == "1":
+    tick_report = {"idle_seconds": float(idle_s), "kernels": [], "loadavg_per_run": loadavgs("tick")}
+    tick_report["host"] = dict(zip(("median", "runs"),
+                                   median_of([f"tick-host-{n}" for n in range(1, runs + 1)])))
+    for k, kernel in enumerate(kernels):
+        entry = {**kernel}
+        entry["idle"] = dict(zip(("median", "runs"), median_of(
+            [f"tick-k{k}-idle-{n}" for n in range(1, runs + 1)])))
+        for mode in ("shadow", "direct"):
+            entry[mode] = dict(zip(("median", "runs"), median_of(
+                [f"tick-k{k}-{mode}-{n}" for n in range(1, runs + 1)])))
+        tick_report["kernels"].append(entry)
+    report["tick"] = tick_report
+report["elapsed"] = elapsed
+
+with open(out, "w") as f:
+    json.dump(report, f, indent=2)
+
+
+def cell(v, fmt, width):
+    return f"{fmt.format(v) if v is not None else '-':>{width}}"
+
+
+m = report["machine"]
+print(f"\nsystem calls: {m['cpus']} CPUs ({m['model']}), host {m['host_kernel']}, load "
+      f"{m['loadavg_before']} -> {m['loadavg_after']}; library: "
+      + ", ".join(f"{k['tick_mode']} HZ={k['hz']}" for k in kernels[:1])
+      + f"; median of {runs} run(s) of {seconds} s per test ({elapsed})")
+print("  ns per call (TCP_RR: us per transaction over the library's loopback; host: host's);"
+      " xhost: times the host's; /sh: shadow's over this row's (> 1: faster than shadow);"
+      " sw/getpid: host context switches per getpid")
+head = (f"{'row':<16}" + "".join(f"{n:>14}{'xhost':>7}{'/sh':>6}" for n in
+                                 ("GETPID ns", "PIPE_READ ns", "TCP_RR us"))
+        + f"{'RR tx/s':>9}{'sw/getpid':>10}")
+print(head)
+print("-" * len(head))
+for row, t in table.items():
+    if "skipped" in t:
+        print(f"{row:<16}  skipped: {t['skipped']}")
+        continue
+    med, ratio, speed = t["median"], t["ratio_to_host"], t["speedup_over_shadow"]
+    cells = ""
+    for k, scale, fmt in (("getpid_ns", 1, "{:.0f}"), ("pipe_read_ns", 1, "{:.0f}"),
+                          ("tcp_rr_ns", 1000, "{:.1f}")):
+        v = med.get(k)
+        cells += cell(v / scale if v is not None else None, fmt, 14)
+        cells += cell(ratio.get(k), "{:.1f}", 7)
+        cells += cell(speed.get(k) if row not in ("host", "shadow") else None, "{:.2f}", 6)
+    cells += cell(med.get("tcp_rr_tps"), "{:.0f}", 9)
+    cells += cell(med.get("getpid_switches"), "{:.1f}", 10)
+    print(f"{row:<16}{cells}")
+# The targets of the design (warnings, not failures).
+direct = table.get("direct", {}).get("ratio_to_host", {}).get("getpid_ns")
+if direct is not None:
+    print(f"  target direct GETPID <= 1.0x host: {direct:.2f}x "
+          f"{'met' if direct <= 1.0 else 'MISSED'}")
+pinned = table.get("shadow+pin", {}).get("speedup_over_shadow", {}).get("getpid_ns")
+if pinned is not None:
+    print(f"  target shadow+pin >= 2x faster than shadow (GETPID): {pinned:.2f}x "
+          f"{'met' if pinned >= 2.0 else 'MISSED'}")
+notes = {n for t in table.values() for n in
+         ((t.get("stack") or {}).get("observed") or {}).get("kernel_notes", [])}
+if not notes:
+    print("  (the kernel logged nothing about lkl.syscall= or lkl.pin_cpu=: see each row's"
+          " stack.observed in the JSON for the threads' CPUs)")
+
+if tick_report:
+    print(f"\ntick modes: idle {idle_s} s, then SLEEP (nanosleep 100 us), GETPID, TCP_RR for "
+          f"{seconds} s each; median of {runs} run(s); idle figures per kernel")
+    head = (f"{'kernel':<22}{'mode':<8}{'idle irq/s':>11}{'wakeups/s':>10}{'CPU %':>7}"
+            f"{'late p50':>9}{'p99 us':>8}{'GETPID ns':>10}{'TCP_RR us':>10}{'sw/getpid':>10}")
+    print(head)
+    print("-" * len(head))
+    hm = tick_report["host"]["median"]
+    print(f"{'host':<22}{'':<8}{'':>11}{'':>10}{'':>7}"
+          + cell(hm.get("sleep_late_p50_us"), "{:.1f}", 9)
+          + cell(hm.get("sleep_late_p99_us"), "{:.1f}", 8)
+          + cell(hm.get("getpid_ns"), "{:.0f}", 10)
+          + cell(hm["tcp_rr_ns"] / 1000 if hm.get("tcp_rr_ns") else None, "{:.1f}", 10)
+          + cell(hm.get("getpid_switches"), "{:.1f}", 10))
+    for k in tick_report["kernels"]:
+        idle = k["idle"]["median"]
+        for mode in ("shadow", "direct"):
+            m = k[mode]["median"]
+            print(f"{k['tick_mode'] + ' HZ=' + str(k['hz']):<22}{mode:<8}"
+                  + cell(idle.get("idle_timer_irqs_per_s"), "{:.1f}", 11)
+                  + cell(idle.get("idle_switches_per_s"), "{:.1f}", 10)
+                  + cell(idle.get("idle_cpu_percent"), "{:.2f}", 7)
+                  + cell(m.get("sleep_late_p50_us"), "{:.1f}", 9)
+                  + cell(m.get("sleep_late_p99_us"), "{:.1f}", 8)
+                  + cell(m.get("getpid_ns"), "{:.0f}", 10)
+                  + cell(m["tcp_rr_ns"] / 1000 if m.get("tcp_rr_ns") else None, "{:.1f}", 10)
+                  + cell(m.get("getpid_switches"), "{:.1f}", 10))
+    print("  idle irq/s: the library's timer interrupts; wakeups/s: host context switches of the"
+          " process;\n  CPU %: of one CPU; late: nanosleep(100 us) returned this much later (us)")
+print(f"JSON: {out}")
+EOF
+	draw_charts "$syscall_out"
 fi
 note "bench: done in $(elapsed "$start_ms")"

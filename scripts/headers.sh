@@ -13,7 +13,9 @@ set -euo pipefail
 
 [ $# -ge 3 ] || die "usage: $0 <tree> <kobj> <out> [jobs]"
 src=$1 kobj=$2 out=$3 jobs=${4:-1}
-stamp=$LKL_STATE/headers.stamp
+# One stamp per kernel object dir: build/kobj-<variant> (make FRAGMENT=...) has its own.
+kobj_name=$(basename "$kobj")
+stamp=$LKL_STATE/headers${kobj_name#kobj}.stamp
 script=$src/arch/lkl/scripts/headers_install.py
 inputs=("$kobj/syscall_defs.txt" "$kobj/usr/include" "$script" "$src/tools/lkl/include")
 

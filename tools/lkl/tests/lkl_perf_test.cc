@@ -5,6 +5,7 @@
 // must match what was asked for; times only have to be positive (no timing assertions).
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -158,6 +159,50 @@ void ExpectStream(const json &j, const std::string &stack, const std::string &di
 
 constexpr uint64_t k64M = 64ull << 20;
 
+// What every system-call test reports about the process meanwhile: CPU time, host context
+// switches, and the library's timer interrupts (null on the host: its count is the machine's).
+void ExpectUsage(const json &j, const std::string &stack) {
+  EXPECT_GE(j.value("cpu_s", -1.0), 0.0) << j;
+  EXPECT_GE(j.value("cpu_percent", -1.0), 0.0) << j;
+  EXPECT_GE(j.value("host_switches_per_s", -1.0), 0.0) << j;
+  ASSERT_TRUE(j.contains("timer_interrupts")) << j;
+  if (stack == "lkl") {
+    EXPECT_TRUE(j["timer_interrupts"].is_number_integer()) << j;
+    EXPECT_GE(j.value("timer_interrupts", -1), 0) << j;
+    EXPECT_GE(j.value("timer_interrupts_per_s", -1.0), 0.0) << j;
+  } else {
+    EXPECT_TRUE(j["timer_interrupts"].is_null()) << j;
+  }
+}
+
+// GETPID and PIPE_READ: whole batches, per-call figures ordered.
+void ExpectCalls(const json &j, const std::string &test, const std::string &stack, uint64_t calls,
+                 uint64_t batch) {
+  ASSERT_TRUE(j.is_object()) << j;
+  EXPECT_EQ(j.value("test", ""), test) << j;
+  EXPECT_EQ(j["stack"].value("stack", ""), stack) << j;
+  EXPECT_FALSE(j.contains("server")) << j;
+  EXPECT_EQ(j.value("calls", uint64_t{0}), calls) << j;
+  EXPECT_EQ(j.value("batch", uint64_t{0}), batch) << j;
+  EXPECT_EQ(j.value("batches", uint64_t{0}), calls / batch) << j;
+  EXPECT_GT(j.value("elapsed_s", 0.0), 0.0) << j;
+  EXPECT_GT(j.value("calls_per_s", 0.0), 0.0) << j;
+  EXPECT_GE(j.value("host_switches_per_call", -1.0), 0.0) << j;
+  ASSERT_TRUE(j.contains("ns_per_call")) << j;
+  const auto &n = j["ns_per_call"];
+  for (const char *k : {"mean", "min", "p50", "p99", "max"})
+    EXPECT_TRUE(n.contains(k) && n[k].is_number()) << k << " in " << n;
+  EXPECT_GT(n.value("min", 0.0), 0.0) << n;
+  EXPECT_LE(n.value("min", 0.0), n.value("p50", 0.0)) << n;
+  EXPECT_LE(n.value("p50", 0.0), n.value("p99", 0.0)) << n;
+  EXPECT_LE(n.value("p99", 0.0), n.value("max", 0.0)) << n;
+  // The mean is over all calls, the others over the batches' per-call figures (in picosecond
+  // buckets of under 0.8 %): the mean lies within the batches' range, give or take a bucket.
+  EXPECT_LE(n.value("mean", 0.0), n.value("max", 0.0) * 1.01) << n;
+  EXPECT_GE(n.value("mean", 0.0), n.value("min", 0.0) * 0.99) << n;
+  ExpectUsage(j, stack);
+}
+
 TEST(LklPerfTest, HostLoopbackRr) {
   ExpectRr(Report({"loopback", "--stack", "host", "-t", "TCP_RR", "-n", "1000", "--json"}), "host",
            1000);
@@ -285,6 +330,20 @@ TEST(LklPerfTest, BadArguments) {
       {"server", "-s", "host", "--connect-wait", "5"},
       {"client", "-s", "host", "--connect-wait", "0"},
       {"client", "-s", "host", "--connect-wait", "soon"},
+      {"loopback", "-t", "getpid"},
+      {"loopback", "-t", "GETPID", "--batch", "0"},
+      {"loopback", "-t", "GETPID", "--batch", "2M"},
+      {"loopback", "-t", "SLEEP", "--sleep-us", "0"},
+      {"loopback", "-t", "SLEEP", "--sleep-us", "1ms"},
+      {"server", "-s", "host", "-t", "GETPID"},
+      {"loopback", "--lkl-syscall", "fast"},
+      {"loopback", "--lkl-syscall", ""},
+      {"loopback", "-s", "host", "--lkl-syscall", "direct"},
+      {"loopback", "-s", "host", "--lkl-pin", "auto"},
+      {"loopback", "--lkl-pin", "on"},
+      {"loopback", "--lkl-pin", "-1"},
+      {"loopback", "--lkl-pin", "1.5"},
+      {"loopback", "--lkl-pin", "4096"},
   };
   for (const auto &args : cases) {
     const ToolRun r = RunTool(args);
@@ -395,6 +454,140 @@ TEST(LklPerfTest, LklFeaturesOption) {
   const ToolRun r = RunTool({"loopback", "-s", "lkl", "-n", "10", "--lkl-features", "rx=off"});
   EXPECT_EQ(r.status, 1) << r.err;
   EXPECT_NE(r.err.find("feature rx off"), std::string::npos) << r.err;
+}
+
+TEST(LklPerfTest, GetpidBothStacks) {
+  ExpectCalls(
+      Report({"loopback", "-s", "host", "-t", "GETPID", "-n", "3000", "--batch", "500", "--json"}),
+      "GETPID", "host", 3000, 500);
+  ExpectCalls(Report({"loopback", "-s", "lkl", "-t", "GETPID", "-n", "2000", "--json"}), "GETPID",
+              "lkl", 2000, 1000);
+  // -n is rounded up to whole batches.
+  ExpectCalls(
+      Report({"loopback", "-s", "host", "-t", "GETPID", "-n", "2500", "--batch", "1000", "--json"}),
+      "GETPID", "host", 3000, 1000);
+}
+
+TEST(LklPerfTest, PipeReadBothStacks) {
+  for (const std::string stack : {"host", "lkl"}) {
+    const json j = Report({"loopback", "-s", stack, "-t", "PIPE_READ", "-n", "1000", "--batch",
+                           "250", "-w", "100", "--json"});
+    ExpectCalls(j, "PIPE_READ", stack, 1000, 250);
+    EXPECT_GT(j.value("write_ns_mean", 0.0), 0.0) << j;
+    EXPECT_GT(j.value("clock_ns", 0.0), 0.0) << j;
+  }
+}
+
+TEST(LklPerfTest, SleepBothStacks) {
+  for (const std::string stack : {"host", "lkl"}) {
+    const json j =
+        Report({"loopback", "-s", stack, "-t", "SLEEP", "-n", "50", "--sleep-us", "200", "--json"});
+    ASSERT_TRUE(j.is_object()) << j;
+    EXPECT_EQ(j.value("test", ""), "SLEEP") << j;
+    EXPECT_EQ(j.value("sleeps", 0), 50) << j;
+    EXPECT_EQ(j.value("sleep_us", 0.0), 200.0) << j;
+    // nanosleep never returns before its time (both clocks are the host's CLOCK_MONOTONIC).
+    EXPECT_EQ(j.value("early", -1), 0) << j;
+    const auto &l = j["lateness_us"];
+    EXPECT_LE(l.value("min", -1.0), l.value("p50", -2.0)) << l;
+    EXPECT_LE(l.value("p50", 0.0), l.value("p99", -1.0)) << l;
+    EXPECT_LE(l.value("p99", 0.0), l.value("max", -1.0)) << l;
+    EXPECT_GE(l.value("min", -1.0), 0.0) << l;
+    ExpectUsage(j, stack);
+  }
+}
+
+TEST(LklPerfTest, IdleBothStacks) {
+  for (const std::string stack : {"host", "lkl"}) {
+    const json j = Report({"loopback", "-s", stack, "-t", "IDLE", "-l", "0.3", "--json"});
+    ASSERT_TRUE(j.is_object()) << j;
+    EXPECT_EQ(j.value("test", ""), "IDLE") << j;
+    EXPECT_GE(j.value("elapsed_s", 0.0), 0.3) << j;  // it slept at least that long
+    EXPECT_FALSE(j.contains("host_switches_per_call")) << j;
+    ExpectUsage(j, stack);
+  }
+}
+
+// System-call and TCP tests in one list, for a time (-l) rather than a count; and as text.
+TEST(LklPerfTest, SyscallTestsInAList) {
+  const json j =
+      Report({"loopback", "-s", "lkl", "-t", "GETPID,PIPE_READ,TCP_RR", "-l", "0.2", "--json"});
+  ASSERT_TRUE(j.is_array() && j.size() == 3) << j;
+  EXPECT_EQ(j[0].value("test", ""), "GETPID") << j[0];
+  EXPECT_GE(j[0].value("batches", 0), 1) << j[0];
+  EXPECT_EQ(j[1].value("test", ""), "PIPE_READ") << j[1];
+  EXPECT_GE(j[1].value("batches", 0), 1) << j[1];
+  EXPECT_EQ(j[2].value("test", ""), "TCP_RR") << j[2];
+  EXPECT_GT(j[2].value("transactions", 0), 0) << j[2];
+
+  const ToolRun r = RunTool({"loopback", "-s", "host", "-t", "GETPID,PIPE_READ,SLEEP,IDLE", "-n",
+                             "1000", "--batch", "100", "-l", "0.1"});
+  EXPECT_EQ(r.status, 0) << r.err;
+  for (const char *text : {"GETPID over host", "ns per call", "PIPE_READ over host",
+                           "SLEEP over host", "late by us", "IDLE over host", "s idle: CPU"})
+    EXPECT_NE(r.out.find(text), std::string::npos) << text << " in\n" << r.out;
+}
+
+// --lkl-syscall and --lkl-pin become boot parameters; the report records what was asked for
+// and what the host shows of the library's threads. (Whether the kernel honours them is the
+// kernel's tests' business.)
+TEST(LklPerfTest, LklSyscallAndPinOptions) {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+  int cpu = 0;
+  while (cpu < CPU_SETSIZE - 1 && !CPU_ISSET(cpu, &allowed)) cpu++;
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"shadow", "off"}, {"direct", "auto"}, {"shadow", std::to_string(cpu)}};
+  for (const auto &[mode, pin] : cases) {
+    const json j = Report({"loopback", "-s", "lkl", "-t", "GETPID,TCP_RR", "-n", "1000",
+                           "--lkl-syscall", mode, "--lkl-pin", pin, "--json"});
+    ASSERT_TRUE(j.is_array() && j.size() == 2) << j;
+    ExpectCalls(j[0], "GETPID", "lkl", 1000, 1000);
+    ExpectRr(j[1], "lkl", 1000);
+    const json &s = j[0]["stack"];
+    EXPECT_EQ(s.value("syscall_mode", ""), mode) << s;
+    EXPECT_EQ(s.value("pin_cpu", ""), pin) << s;
+    const std::string cmdline = s.value("cmdline", "");
+    EXPECT_NE(cmdline.find(" lkl.syscall=" + mode), std::string::npos) << s;
+    EXPECT_NE(cmdline.find(" lkl.pin_cpu=" + pin), std::string::npos) << s;
+    ASSERT_TRUE(s.contains("observed")) << s;
+    EXPECT_FALSE(s["observed"].value("caller_cpus_allowed", "").empty()) << s;
+    EXPECT_GT(s["observed"]["other_threads"].value("count", 0), 0) << s;
+    EXPECT_TRUE(s["observed"]["kernel_notes"].is_array()) << s;
+  }
+  // Without them: the kernel's defaults, nothing added to the command line.
+  const json d = Report({"loopback", "-s", "lkl", "-t", "GETPID", "-n", "1000", "--json"});
+  EXPECT_TRUE(d["stack"]["syscall_mode"].is_null()) << d;
+  EXPECT_TRUE(d["stack"]["pin_cpu"].is_null()) << d;
+  EXPECT_EQ(d["stack"].value("cmdline", ""), "mem=256M loglevel=4") << d;
+}
+
+// The new options' refusals name the option and what it takes.
+TEST(LklPerfTest, BadSyscallOptionsSayWhy) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+      {{"loopback", "--lkl-syscall", "fast"}, "--lkl-syscall: expected shadow or direct"},
+      {{"loopback", "--lkl-pin", "on"}, "--lkl-pin: expected off, auto or a CPU number"},
+      {{"loopback", "-t", "GETPID", "--batch", "0"}, "--batch: expected a number"},
+      {{"server", "-s", "host", "-t", "PIPE_READ"}, "PIPE_READ runs in the client or loopback"},
+      {{"loopback", "-t", "GETPID,NOPE"}, "GETPID, PIPE_READ, SLEEP or IDLE"},
+  };
+  for (const auto &[args, why] : cases) {
+    const ToolRun r = RunTool(args);
+    EXPECT_EQ(r.status, 2) << Describe(args, r);
+    EXPECT_NE(r.err.find(why), std::string::npos) << Describe(args, r);
+  }
+  // A CPU number this process may not run on (the first one past its affinity mask).
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
+  int outside = 0;
+  while (outside < CPU_SETSIZE - 1 && CPU_ISSET(outside, &allowed)) outside++;
+  const std::vector<std::string> args = {"loopback", "--lkl-pin", std::to_string(outside)};
+  const ToolRun r = RunTool(args);
+  EXPECT_EQ(r.status, 2) << Describe(args, r);
+  EXPECT_NE(r.err.find("is not one this process may run on"), std::string::npos)
+      << Describe(args, r);
 }
 
 TEST(LklPerfTest, Help) {

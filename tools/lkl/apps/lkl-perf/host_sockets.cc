@@ -2,7 +2,9 @@
 #include <fcntl.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -26,6 +28,30 @@ class HostSockets final : public SocketOps {
   }
 
   std::string error_text(int err) const override { return std::strerror(err); }
+
+  // syscall(): glibc no longer caches the pid, but say so in the code rather than trust it.
+  long getpid() override { return result(::syscall(SYS_getpid)); }
+
+  int pipe(int fds[2]) override { return result(::pipe2(fds, O_CLOEXEC)); }
+
+  long read(int fd, void *buf, size_t len) override {
+    const ssize_t n = ::read(fd, buf, len);
+    return n < 0 ? -errno : n;
+  }
+
+  long write(int fd, const void *buf, size_t len) override {
+    const ssize_t n = ::write(fd, buf, len);
+    return n < 0 ? -errno : n;
+  }
+
+  int nanosleep(std::chrono::nanoseconds duration) override {
+    const timespec ts = {static_cast<time_t>(duration.count() / 1000000000),
+                         static_cast<long>(duration.count() % 1000000000)};
+    return result(::nanosleep(&ts, nullptr));
+  }
+
+  // The host's count is the whole machine's, not this process's: no comparable figure.
+  long long timer_interrupts() override { return -ENOSYS; }
 
   int socket(int family) override {
     return result(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));

@@ -14,10 +14,17 @@
 #define LKL_PERF_HAVE_NETDEV 0
 #endif
 
+#include <dirent.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
 #include <optional>
+#include <sstream>
 
 namespace perf {
 namespace {
@@ -40,6 +47,80 @@ unsigned int ufd(int fd) { return static_cast<unsigned int>(fd); }
 
 lkl_sockaddr *lkl_addr(const Endpoint &ep) {
   return reinterpret_cast<lkl_sockaddr *>(const_cast<sockaddr_storage *>(&ep.addr));
+}
+
+// The whole of a small file of the library kernel's /proc (mounted on first use), or "" if it
+// cannot be read.
+std::string read_proc(const char *path) {
+  if (lkl_mount_fs("proc") < 0) return "";
+  const long fd = lkl_sys_openat(LKL_AT_FDCWD, path, LKL_O_RDONLY | LKL_O_CLOEXEC, 0);
+  if (fd < 0) return "";
+  std::string text;
+  char buf[4096];
+  for (int chunk = 0; chunk < 256; chunk++) {  // at most 1 MiB
+    const long n = lkl_sys_read(ufd(static_cast<int>(fd)), buf, sizeof(buf));
+    if (n <= 0) break;
+    text.append(buf, static_cast<size_t>(n));
+  }
+  lkl_sys_close(ufd(static_cast<int>(fd)));
+  return text;
+}
+
+// Fields of a /proc/<pid>/task/<tid>/status file: {"Name": ..., "Cpus_allowed_list": ...}.
+std::map<std::string, std::string> thread_status(const std::string &path) {
+  std::map<std::string, std::string> fields;
+  std::ifstream status(path);
+  std::string line;
+  while (std::getline(status, line)) {
+    const size_t colon = line.find(':');
+    const size_t value = line.find_first_not_of(" \t", colon + 1);
+    if (colon != std::string::npos && value != std::string::npos)
+      fields[line.substr(0, colon)] = line.substr(value);
+  }
+  return fields;
+}
+
+// The host threads of this process other than the caller (the library's own, when the caller
+// is the only application thread), by the CPUs each may run on and by name: {"count",
+// "cpus_allowed": {list: threads}, "names": {name: threads}}. How --lkl-pin shows from the
+// host's side.
+nlohmann::ordered_json other_threads() {
+  const std::string self = std::to_string(gettid());
+  std::map<std::string, int> cpus, names;
+  int count = 0;
+  std::unique_ptr<DIR, int (*)(DIR *)> dir(opendir("/proc/self/task"), closedir);
+  for (dirent *e = dir ? readdir(dir.get()) : nullptr; e; e = readdir(dir.get())) {
+    const std::string tid = e->d_name;
+    if (tid == "." || tid == ".." || tid == self) continue;
+    auto status = thread_status("/proc/self/task/" + tid + "/status");
+    if (status["Cpus_allowed_list"].empty()) continue;  // exited meanwhile
+    count++;
+    cpus[status["Cpus_allowed_list"]]++;
+    names[status["Name"]]++;
+  }
+  return {{"count", count}, {"cpus_allowed", cpus}, {"names", names}};
+}
+
+// Lines of the kernel log about the syscall mode and the pinning (what the kernel says it did
+// with lkl.syscall= and lkl.pin_cpu=), without the echo of the command line.
+std::vector<std::string> kernel_notes() {
+  std::vector<char> log(1 << 16);
+  const long n =
+      lkl_sys_syslog(3 /* SYSLOG_ACTION_READ_ALL */, log.data(), static_cast<int>(log.size()));
+  std::vector<std::string> notes;
+  if (n <= 0) return notes;
+  std::istringstream lines(std::string(log.data(), static_cast<size_t>(n)));
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.find("command line") != std::string::npos) continue;
+    for (const char *word : {"lkl.syscall", "lkl.pin_cpu", "syscall mode", "pinned", "pinning"}) {
+      if (line.find(word) != std::string::npos) {
+        notes.push_back(line);
+        break;
+      }
+    }
+  }
+  return notes;
 }
 
 #if LKL_PERF_HAVE_NETDEV
@@ -110,7 +191,7 @@ class LklSockets final : public SocketOps {
     }
 
     try {
-      kernel_.emplace(config.cmdline);
+      kernel_.emplace(config.boot_cmdline());
       lkl::Interface::named("lo").up();
 #if LKL_PERF_HAVE_NETDEV
       if (device_) {
@@ -143,8 +224,17 @@ class LklSockets final : public SocketOps {
     lkl_sys_uname(&uts);
     nlohmann::ordered_json d = {{"stack", "lkl"},
                                 {"kernel", std::string(uts.sysname) + " " + uts.release},
-                                {"cmdline", config_.cmdline},
+                                {"cmdline", config_.boot_cmdline()},
                                 {"netdev", config_.netdev.empty() ? "loopback" : config_.netdev}};
+    // What was asked for (null: the kernel's default), and what the host and the kernel show.
+    d["syscall_mode"] = config_.syscall_mode.empty() ? nlohmann::ordered_json()
+                                                     : nlohmann::ordered_json(config_.syscall_mode);
+    d["pin_cpu"] = config_.pin_cpu.empty() ? nlohmann::ordered_json()
+                                           : nlohmann::ordered_json(config_.pin_cpu);
+    d["observed"] = {
+        {"caller_cpus_allowed", thread_status("/proc/thread-self/status")["Cpus_allowed_list"]},
+        {"other_threads", other_threads()},
+        {"kernel_notes", kernel_notes()}};
     if (!config_.netdev.empty() && config_.netdev != "loopback") {
       d["offload"] = config_.offload;
       d["busy_poll_us"] = config_.busy_poll_us;
@@ -156,6 +246,47 @@ class LklSockets final : public SocketOps {
   }
 
   std::string error_text(int err) const override { return lkl_strerror(err); }
+
+  long getpid() override { return lkl_sys_getpid(); }
+
+  int pipe(int fds[2]) override { return result(lkl_sys_pipe2(fds, LKL_O_CLOEXEC)); }
+
+  long read(int fd, void *buf, size_t len) override {
+    return lkl_sys_read(ufd(fd), static_cast<char *>(buf), len);
+  }
+
+  long write(int fd, const void *buf, size_t len) override {
+    return lkl_sys_write(ufd(fd), static_cast<const char *>(buf), len);
+  }
+
+  int nanosleep(std::chrono::nanoseconds duration) override {
+    __lkl__kernel_timespec ts = {duration.count() / 1000000000, duration.count() % 1000000000};
+    return result(lkl_sys_nanosleep(&ts, nullptr));
+  }
+
+  // The "timer" line of /proc/interrupts: "  1:        104     dummy      timer".
+  long long timer_interrupts() override {
+    std::istringstream lines(read_proc("/proc/interrupts"));
+    std::string line;
+    while (std::getline(lines, line)) {
+      std::istringstream words(line);
+      std::string irq, word, last;
+      long long count = 0;
+      bool counting = true;
+      words >> irq;
+      while (words >> word) {
+        char *end = nullptr;
+        const long long v = std::strtoll(word.c_str(), &end, 10);
+        if (counting && end && !*end)
+          count += v;  // one column per CPU
+        else
+          counting = false;
+        last = word;
+      }
+      if (!irq.empty() && irq.back() == ':' && last == "timer") return count;
+    }
+    return -LKL_ENOENT;
+  }
 
   int socket(int family) override {
     return result(lkl_sys_socket(family, LKL_SOCK_STREAM | LKL_SOCK_CLOEXEC, 0));
@@ -242,6 +373,13 @@ class LklSockets final : public SocketOps {
 };
 
 }  // namespace
+
+std::string LklConfig::boot_cmdline() const {
+  std::string line = cmdline;
+  if (!syscall_mode.empty()) line += " lkl.syscall=" + syscall_mode;
+  if (!pin_cpu.empty()) line += " lkl.pin_cpu=" + pin_cpu;
+  return line;
+}
 
 bool lkl_has_netdevs() { return LKL_PERF_HAVE_NETDEV != 0; }
 

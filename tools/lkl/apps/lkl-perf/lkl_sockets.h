@@ -25,6 +25,12 @@ struct LklConfig {
   // Interface features switched as `ethtool -K` would, in order: ("gro", false), ... (names of
   // kFeatureNames), on the device, or on lo without one.
   std::vector<std::pair<std::string, bool>> features;
+  // Boot parameters appended to cmdline when set (empty: the kernel's default):
+  std::string syscall_mode;  // lkl.syscall=shadow|direct: how application threads enter it
+  std::string pin_cpu;       // lkl.pin_cpu=off|auto|N: the host CPU of its own threads
+
+  // cmdline with the boot parameters above.
+  std::string boot_cmdline() const;
 };
 
 // The feature names --lkl-features takes (those of lkl_if_set_feature()).

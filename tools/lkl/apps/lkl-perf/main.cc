@@ -1,7 +1,8 @@
-// lkl-perf: netperf-style TCP benchmarks over the library kernel or the host kernel, through
-// the same code (SocketOps), so that their numbers compare.
+// lkl-perf: netperf-style TCP benchmarks, and timed system calls, over the library kernel or the
+// host kernel, through the same code (SocketOps), so that their numbers compare.
 //
 //   lkl-perf loopback --stack lkl -t TCP_RR -n 100000 --json     both ends in one process
+//   lkl-perf loopback --stack lkl -t GETPID,PIPE_READ --lkl-syscall direct --lkl-pin auto
 //   lkl-perf server --stack lkl --lkl-netdev tap:tap0 --lkl-ip 10.0.0.2/24
 //   lkl-perf client --stack host -H 10.0.0.2 -t TCP_STREAM -b 1G
 //   lkl-perf server --stack lkl --lkl-netdev shm:link0 --lkl-ip 10.0.1.1/24
@@ -10,6 +11,7 @@
 //
 // Exit status: 0 success, 1 failure while running, 2 bad arguments.
 #include <getopt.h>
+#include <sched.h>
 #include <signal.h>
 
 #include <atomic>
@@ -68,11 +70,26 @@ void usage(FILE *out) {
       "                              order in one process, --json then prints an array of\n"
       "                              their reports (a failed one: {\"test\", \"error\"}), and\n"
       "                              a failure does not stop the others (exit status 1)\n"
+      "                              System calls, timed in this process (client, loopback):\n"
+      "                              GETPID     getpid() in batches (--batch), ns per call\n"
+      "                              PIPE_READ  1-byte write, then a timed 1-byte read on one\n"
+      "                                         pipe and thread (the read never waits)\n"
+      "                              SLEEP      nanosleep(--sleep-us) and how late it returns\n"
+      "                              IDLE       the kernel left alone (-l, default 10 s): the\n"
+      "                                         process's CPU time and host context switches,\n"
+      "                                         the library's timer interrupts\n"
       "  -H, --host ADDR             client: server address (default 127.0.0.1)\n"
       "  -B, --bind ADDR             server: listen address (default 0.0.0.0)\n"
       "  -p, --port N                server port (default 12866; loopback: any free port)\n"
-      "  -n, --transactions N        TCP_RR: transactions to measure (default 10000)\n"
-      "  -w, --warmup N              TCP_RR: unmeasured transactions first (default 0)\n"
+      "  -n, --transactions N        TCP_RR: transactions to measure (default 10000);\n"
+      "                              GETPID, PIPE_READ: calls, in whole batches (default 100\n"
+      "                              batches); SLEEP: sleeps (default 1000)\n"
+      "  -w, --warmup N              TCP_RR, GETPID, PIPE_READ: unmeasured transactions or\n"
+      "                              calls first (default 0; GETPID and PIPE_READ always run\n"
+      "                              one unmeasured batch)\n"
+      "      --batch N               GETPID, PIPE_READ: calls per timed batch (default 1000);\n"
+      "                              the report's p50/p99 are over the batches\n"
+      "      --sleep-us US           SLEEP: microseconds per nanosleep (default 100)\n"
       "  -r, --request-size SIZE     TCP_RR: request bytes (default 1)\n"
       "  -R, --response-size SIZE    TCP_RR: response bytes (default 1)\n"
       "  -b, --bytes SIZE            TCP_STREAM: bytes to transfer (default 1G)\n"
@@ -86,6 +103,11 @@ void usage(FILE *out) {
       "  -j, --json                  print the result as JSON\n"
       "  library kernel (--stack lkl):\n"
       "      --lkl-cmdline STR       kernel command line (default \"mem=256M loglevel=4\")\n"
+      "      --lkl-syscall MODE      shadow or direct: how this process's threads enter the\n"
+      "                              kernel (boot parameter lkl.syscall=MODE)\n"
+      "      --lkl-pin off|auto|N    host CPU of the library's own threads (boot parameter\n"
+      "                              lkl.pin_cpu=); auto: the last CPU this process may use.\n"
+      "                              The JSON's stack.observed shows the threads' CPUs\n"
       "      --lkl-netdev DEV        loopback (default), tap:<ifname>, raw:<ifname>, or\n"
       "                              shm:<name>: a shared-memory link to the one other\n"
       "                              process that names it (same network namespace); the\n"
@@ -168,6 +190,25 @@ void parse_features(const std::string &list, std::vector<std::pair<std::string, 
   }
 }
 
+// --lkl-pin: off, auto, or a CPU this process may run on.
+std::string parse_pin(const std::string &text) {
+  if (text == "off" || text == "auto") return text;
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
+    throw UsageError("--lkl-pin: expected off, auto or a CPU number, got \"" + text + "\"");
+  const auto cpu =
+      static_cast<int>(parse_number("--lkl-pin", text.c_str(), 0, CPU_SETSIZE - 1, false));
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) == 0 && !CPU_ISSET(cpu, &allowed)) {
+    std::string list;
+    for (int c = 0; c < CPU_SETSIZE; c++)
+      if (CPU_ISSET(c, &allowed)) list += (list.empty() ? "" : ",") + std::to_string(c);
+    throw UsageError("--lkl-pin: CPU " + text + " is not one this process may run on (" + list +
+                     ")");
+  }
+  return std::to_string(cpu);
+}
+
 Options parse(int argc, char **argv) {
   if (argc < 2) throw UsageError("missing role: server, client or loopback");
   Options o;
@@ -198,6 +239,10 @@ Options parse(int argc, char **argv) {
     kLklGateway,
     kLklSysctl,
     kLklFeatures,
+    kLklSyscall,
+    kLklPin,
+    kBatch,
+    kSleepUs,
   };
   static const option longopts[] = {
       {"stack", required_argument, nullptr, 's'},
@@ -226,10 +271,15 @@ Options parse(int argc, char **argv) {
       {"lkl-gateway", required_argument, nullptr, kLklGateway},
       {"lkl-sysctl", required_argument, nullptr, kLklSysctl},
       {"lkl-features", required_argument, nullptr, kLklFeatures},
+      {"lkl-syscall", required_argument, nullptr, kLklSyscall},
+      {"lkl-pin", required_argument, nullptr, kLklPin},
+      {"batch", required_argument, nullptr, kBatch},
+      {"sleep-us", required_argument, nullptr, kSleepUs},
       {nullptr, 0, nullptr, 0},
   };
 
-  bool reverse = false, port_given = false, bind_given = false, connect_wait_given = false;
+  bool reverse = false, port_given = false, bind_given = false, connect_wait_given = false,
+       count_given = false;
   std::vector<std::string> tests;
   opterr = 0;  // errors are reported here, with the usage hint
   optind = 2;
@@ -266,6 +316,8 @@ Options parse(int argc, char **argv) {
         break;
       case 'n':
         o.spec.transactions = parse_number("--transactions", arg, 1, 1ull << 40, true);
+        o.spec.calls = o.spec.transactions;
+        count_given = true;
         break;
       case 'w':
         o.spec.warmup = parse_number("--warmup", arg, 0, 1ull << 40, true);
@@ -345,6 +397,23 @@ Options parse(int argc, char **argv) {
         parse_features(arg, &o.lkl.features);
         o.lkl_options = true;
         break;
+      case kLklSyscall:
+        o.lkl.syscall_mode = arg;
+        if (o.lkl.syscall_mode != "shadow" && o.lkl.syscall_mode != "direct")
+          throw UsageError("--lkl-syscall: expected shadow or direct, got \"" + o.lkl.syscall_mode +
+                           "\"");
+        o.lkl_options = true;
+        break;
+      case kLklPin:
+        o.lkl.pin_cpu = parse_pin(arg);
+        o.lkl_options = true;
+        break;
+      case kBatch:
+        o.spec.batch = static_cast<uint32_t>(parse_number("--batch", arg, 1, 1000000, true));
+        break;
+      case kSleepUs:
+        o.spec.sleep_ns = 1000 * parse_number("--sleep-us", arg, 1, 10000000, false);
+        break;
       case ':':
         throw UsageError(std::string("option ") + argv[optind - 1] + " needs a value");
       default:
@@ -356,7 +425,16 @@ Options parse(int argc, char **argv) {
   if (tests.empty()) tests.push_back("TCP_RR");
   for (const std::string &test : tests) {
     TestSpec spec = o.spec;
-    if (test == "TCP_RR") {
+    if (test == "GETPID" || test == "PIPE_READ" || test == "SLEEP" || test == "IDLE") {
+      spec.syscall = test == "GETPID"      ? SyscallTest::kGetpid
+                     : test == "PIPE_READ" ? SyscallTest::kPipeRead
+                     : test == "SLEEP"     ? SyscallTest::kSleep
+                                           : SyscallTest::kIdle;
+      if (!count_given)
+        spec.calls = spec.syscall == SyscallTest::kSleep ? 1000 : uint64_t{100} * spec.batch;
+      if (o.role == Role::kServer)
+        throw UsageError(test + " runs in the client or loopback role (the server serves TCP)");
+    } else if (test == "TCP_RR") {
       spec.kind = TestKind::kRequestResponse;
       if (reverse)
         throw UsageError(
@@ -366,8 +444,10 @@ Options parse(int argc, char **argv) {
     } else if (test == "TCP_MAERTS") {
       spec.kind = TestKind::kMaerts;
     } else {
-      throw UsageError("--test: expected TCP_RR, TCP_STREAM or TCP_MAERTS, got \"" + test + "\"" +
-                       (test.empty() ? " (an empty name in a comma-separated list)" : ""));
+      throw UsageError(
+          "--test: expected TCP_RR, TCP_STREAM, TCP_MAERTS, GETPID, PIPE_READ, SLEEP "
+          "or IDLE, got \"" +
+          test + "\"" + (test.empty() ? " (an empty name in a comma-separated list)" : ""));
     }
     o.tests.push_back(spec);
   }
@@ -440,7 +520,7 @@ nlohmann::ordered_json header(SocketOps &ops, const Options &o, const TestSpec &
   j["test"] = spec.name();
   j["role"] = o.role == Role::kLoopback ? "loopback" : "client";
   j["stack"] = ops.describe();
-  j["server"] = server;
+  if (spec.syscall == SyscallTest::kNone) j["server"] = server;
   if (spec.duration_s > 0) j["duration_s"] = spec.duration_s;
   return j;
 }
@@ -451,9 +531,45 @@ void print(const nlohmann::ordered_json &r, bool json) {
     return;
   }
   const std::string stack = r["stack"]["stack"];
-  std::printf("%s over %s (%s, %s)\n", r["test"].get<std::string>().c_str(), stack.c_str(),
-              r["role"].get<std::string>().c_str(), r["server"].get<std::string>().c_str());
-  if (r.contains("latency_us")) {
+  const std::string test = r["test"];
+  std::printf("%s over %s (%s%s%s)\n", test.c_str(), stack.c_str(),
+              r["role"].get<std::string>().c_str(), r.contains("server") ? ", " : "",
+              r.value("server", "").c_str());
+  // The library's timer interrupts over the test, when the kernel is the process's own.
+  const auto irqs = [&r] {
+    return r["timer_interrupts"].is_number()
+               ? ", " + std::to_string(r["timer_interrupts"].get<long long>()) + " timer interrupts"
+               : std::string();
+  };
+  if (r.contains("ns_per_call")) {
+    const auto &n = r["ns_per_call"];
+    std::printf(
+        "  %llu calls in %llu batches of %llu: %.0f calls/s\n"
+        "  ns per call: mean %.1f  p50 %.1f  p99 %.1f  (over the batches)\n"
+        "  host context switches per call %.2f%s\n",
+        r["calls"].get<unsigned long long>(), r["batches"].get<unsigned long long>(),
+        r["batch"].get<unsigned long long>(), r["calls_per_s"].get<double>(),
+        n["mean"].get<double>(), n["p50"].get<double>(), n["p99"].get<double>(),
+        r["host_switches_per_call"].get<double>(), irqs().c_str());
+    if (r.contains("write_ns_mean"))
+      std::printf("  (write mean %.1f ns; one clock reading %.1f ns, in each figure)\n",
+                  r["write_ns_mean"].get<double>(), r["clock_ns"].get<double>());
+  } else if (test == "SLEEP") {
+    const auto &l = r["lateness_us"];
+    std::printf(
+        "  %llu sleeps of %.0f us: late by us mean %.1f  p50 %.1f  p99 %.1f  max %.1f\n"
+        "  host context switches per sleep %.2f%s\n",
+        r["sleeps"].get<unsigned long long>(), r["sleep_us"].get<double>(), l["mean"].get<double>(),
+        l["p50"].get<double>(), l["p99"].get<double>(), l["max"].get<double>(),
+        r["host_switches_per_call"].get<double>(), irqs().c_str());
+  } else if (test == "IDLE") {
+    std::printf("  %.1f s idle: CPU %.3f %%, %.1f host context switches/s",
+                r["elapsed_s"].get<double>(), r["cpu_percent"].get<double>(),
+                r["host_switches_per_s"].get<double>());
+    if (r["timer_interrupts_per_s"].is_number())
+      std::printf(", %.1f timer interrupts/s", r["timer_interrupts_per_s"].get<double>());
+    std::printf("\n");
+  } else if (r.contains("latency_us")) {
     const auto &l = r["latency_us"];
     std::printf(
         "  %llu transactions of %llu/%llu bytes in %.3f s: %.0f transactions/s\n"
@@ -538,6 +654,7 @@ Socket connect_to(SocketOps &ops, const Endpoint &server, const Options &o) {
 int run_client_role(SocketOps &ops, const Options &o) {
   const Endpoint server = Endpoint::parse(o.host, o.port);
   return run_tests(ops, o, server.str(), [&](const TestSpec &spec) {
+    if (spec.syscall != SyscallTest::kNone) return run_syscall_test(ops, spec);
     Socket conn = connect_to(ops, server, o);
     return run_client(conn, spec);
   });
@@ -551,6 +668,7 @@ int run_loopback(SocketOps &ops, const Options &o) {
   listener.check(ops.local_endpoint(listener.fd(), &server), "getsockname");
 
   return run_tests(ops, o, server.str(), [&](const TestSpec &spec) {
+    if (spec.syscall != SyscallTest::kNone) return run_syscall_test(ops, spec);
     std::exception_ptr server_error;
     std::thread server_thread([&] {
       try {

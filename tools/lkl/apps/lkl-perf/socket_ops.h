@@ -1,6 +1,7 @@
-// The socket operations lkl-perf's tests run on: one interface, implemented over the host
-// kernel (host_sockets.cc) and over the library kernel (lkl_sockets.cc), so that both are
-// measured through the same code.
+// The calls lkl-perf's tests run on: one interface, implemented over the host kernel
+// (host_sockets.cc) and over the library kernel (lkl_sockets.cc), so that both are measured
+// through the same code. SyscallOps has what the system-call tests (GETPID, PIPE_READ, SLEEP,
+// IDLE) need; SocketOps adds the TCP sockets.
 #ifndef LKL_PERF_SOCKET_OPS_H
 #define LKL_PERF_SOCKET_OPS_H
 
@@ -9,6 +10,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -45,16 +47,30 @@ struct Endpoint {
 
 enum class SockOpt { kReuseAddr, kNoDelay, kSendBuffer, kReceiveBuffer };
 
-// TCP socket calls. Every call returns its result (>= 0) or a negative errno of the stack that
-// ran it; error_text() describes such an errno.
-class SocketOps {
+// Plain system calls. Every call returns its result (>= 0) or a negative errno of the kernel
+// that ran it; error_text() describes such an errno.
+class SyscallOps {
  public:
-  virtual ~SocketOps() = default;
+  virtual ~SyscallOps() = default;
 
   virtual const char *name() const = 0;  // "host" or "lkl"
   virtual nlohmann::ordered_json describe() const = 0;
   virtual std::string error_text(int err) const = 0;
 
+  virtual long getpid() = 0;
+  virtual int pipe(int fds[2]) = 0;  // blocking, close-on-exec
+  virtual long read(int fd, void *buf, size_t len) = 0;
+  virtual long write(int fd, const void *buf, size_t len) = 0;
+  virtual int close(int fd) = 0;
+  virtual int nanosleep(std::chrono::nanoseconds duration) = 0;
+  // Timer interrupts the kernel has handled since it booted (its /proc/interrupts), or a
+  // negative errno: -ENOSYS when the kernel is not this process's own (the host's).
+  virtual long long timer_interrupts() = 0;
+};
+
+// TCP socket calls, on top of the plain ones.
+class SocketOps : public SyscallOps {
+ public:
   virtual int socket(int family) = 0;  // a blocking TCP socket
   virtual int bind(int fd, const Endpoint &ep) = 0;
   virtual int listen(int fd, int backlog) = 0;
@@ -63,7 +79,6 @@ class SocketOps {
   virtual long send(int fd, const void *buf, size_t len) = 0;  // never raises SIGPIPE
   virtual long recv(int fd, void *buf, size_t len) = 0;
   virtual int shutdown_write(int fd) = 0;
-  virtual int close(int fd) = 0;
   virtual int local_endpoint(int fd, Endpoint *ep) = 0;
   virtual int set_option(int fd, SockOpt opt, int value) = 0;
   // Limits every blocking send and receive on fd (0: no limit).

@@ -2,9 +2,10 @@
 //
 // The kernel's own tests, run inside the library: the KUnit suites of arch/lkl (lkl_*) run while
 // it boots, and their KTAP results are read back from the console: the stack walker and direct
-// syscalls with the scheduler hook (host threads that block in a borrowed task and are resumed). Also symbolised kernel stack
-// traces (CONFIG_KALLSYMS, frame-pointer walker of arch/lkl): /proc/<pid>/stack of the calling
-// thread's own task and of parked kernel threads, and dump_stack() output.
+// syscalls with the scheduler hook (host threads that block in a borrowed task and are resumed).
+// Also symbolised kernel stack traces (CONFIG_KALLSYMS, frame-pointer walker of arch/lkl):
+// /proc/<pid>/stack of the calling thread's own task and of parked kernel threads, and dump_stack()
+// output.
 #include "test_util.hpp"
 
 #include <cctype>

@@ -98,7 +98,7 @@ static struct lkl_sem *halt_ack;
 /* Stack a direct call needs below the caller's frame (softirqs included). */
 #define DIRECT_STACK_MIN	(64 * 1024)
 
-static int syscall_mode = LKL_SYSCALL_SHADOW;
+static int syscall_mode = LKL_SYSCALL_DIRECT;
 
 static int syscall_mode_set(const char *val, const struct kernel_param *kp)
 {

@@ -165,8 +165,8 @@ long lkl_sys_halt(void);
  * lkl_set_syscall_mode - choose how host threads run syscalls
  * @mode: LKL_SYSCALL_SHADOW: each host thread's calls run on a kernel
  *	thread of its own (a shadow task), two host context switches per call;
- *	LKL_SYSCALL_DIRECT: the calling thread runs the call itself and waits
- *	on a host semaphore only when the call blocks
+ *	LKL_SYSCALL_DIRECT (the default): the calling thread runs the call
+ *	itself and waits on a host semaphore only when the call blocks
  *
  * Same as the boot parameter lkl.syscall=shadow|direct; may be called at
  * any time after lkl_init(). Each thread switches at its next call.

@@ -70,8 +70,14 @@ struct lkl_jmp_buf {
  * @jmp_buf_longjmp: return to the context saved in @jmpb
  * @memcpy: optional host memcpy (NULL: the kernel's own)
  * @memset: optional host memset (NULL: the kernel's own)
- * @pin_cpu: optional: pin the calling host thread to host CPU @cpu; 0 on
- *	success, negative errno otherwise
+ * @pin_kernel_threads: optional: restrict every host thread the host made
+ *	for the kernel (task carriers, timer threads, device threads), now
+ *	and later, to host CPU @cpu, or to the highest-numbered CPU the
+ *	process may use for %LKL_PIN_AUTO; %LKL_PIN_OFF gives them back the
+ *	affinity mask the process had when the host first made or pinned
+ *	such a thread. Never touches other threads. Returns the CPU pinned
+ *	to (0 for %LKL_PIN_OFF), -EINVAL for a CPU the process may not use,
+ *	another negative errno on failure; NULL: pinning is unsupported
  */
 struct lkl_host_operations {
 	const char *virtio_devices;
@@ -125,8 +131,12 @@ struct lkl_host_operations {
 	void *(*memcpy)(void *dest, const void *src, unsigned long count);
 	void *(*memset)(void *s, int c, unsigned long count);
 
-	int (*pin_cpu)(int cpu);
+	int (*pin_kernel_threads)(int cpu);
 };
+
+/* Values of lkl_pin_kernel_threads() and pin_kernel_threads besides a CPU. */
+#define LKL_PIN_OFF	(-1)
+#define LKL_PIN_AUTO	(-2)
 
 /**
  * lkl_init - record the host operations; call once before lkl_start_kernel

@@ -174,6 +174,22 @@ long lkl_sys_halt(void);
 void lkl_cleanup(void);
 
 /**
+ * lkl_pin_kernel_threads - pin the kernel's host threads to one host CPU
+ * @cpu: a host CPU number, %LKL_PIN_AUTO for the highest-numbered CPU the
+ *	process may use, or %LKL_PIN_OFF to undo
+ *
+ * Applies to every host thread of the kernel, those that exist and those
+ * made later; application threads keep their affinity. Callable from any
+ * thread after lkl_init(), before or after boot. The boot parameter
+ * lkl.pin_cpu=off|auto|N does the same at boot.
+ *
+ * Return: the host CPU the threads are pinned to (0 for %LKL_PIN_OFF),
+ * -LKL_EINVAL for a value that is not a CPU the process may use or without
+ * lkl_init(), -LKL_EOPNOTSUPP if the host operations cannot pin.
+ */
+int lkl_pin_kernel_threads(int cpu);
+
+/**
  * lkl_syscall - run syscall @no with up to six @params in the kernel
  *
  * Return: the syscall's result; -LKL_ENOSYS for an unknown number and a

@@ -290,8 +290,11 @@ int lkl_pin_kernel_threads(int cpu)
 	return ret;
 }
 
-/* Without lkl.pin_cpu=: LKL_PIN_OFF or LKL_PIN_AUTO. */
-#define LKL_PIN_DEFAULT	LKL_PIN_OFF
+/*
+ * Without lkl.pin_cpu=: kernel threads on the last allowed CPU, which
+ * halved the cost of a syscall in Documentation/arch/lkl/architecture.rst.
+ */
+#define LKL_PIN_DEFAULT	LKL_PIN_AUTO
 
 static int pin_cpu __initdata = LKL_PIN_DEFAULT;
 static bool pin_cpu_given __initdata;

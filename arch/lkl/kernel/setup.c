@@ -7,9 +7,13 @@
  * ready to serve syscalls. lkl_sys_halt() powers the kernel off through
  * the reboot syscall; machine_power_off() then stops every host thread of
  * the kernel and releases the threads waiting in syscalls.
+ *
+ * lkl.pin_cpu= and lkl_pin_kernel_threads() pin the kernel's host threads
+ * through the host, which alone knows which threads it made for the kernel.
  */
 #include <linux/init.h>
 #include <linux/kernel.h>
+#include <linux/kstrtox.h>
 #include <linux/panic_notifier.h>
 #include <linux/pm.h>
 #include <linux/notifier.h>
@@ -251,6 +255,106 @@ void lkl_cleanup(void)
 	boot_sem = NULL;
 }
 
+/* The application pinned or unpinned: the boot default no longer applies. */
+static bool pin_chosen;
+
+static int pin_kernel_threads(int cpu)
+{
+	if (!lkl_ops)
+		return -EINVAL;
+	if (!lkl_ops->pin_kernel_threads)
+		return -EOPNOTSUPP;
+	if (cpu < LKL_PIN_AUTO)
+		return -EINVAL;
+	return lkl_ops->pin_kernel_threads(cpu);
+}
+
+/**
+ * lkl_pin_kernel_threads - pin the kernel's host threads to one host CPU
+ * @cpu: a host CPU, LKL_PIN_AUTO or LKL_PIN_OFF
+ *
+ * Runs on any host thread and never enters the kernel, so it needs neither
+ * the CPU nor a running kernel; the notice goes straight to the host.
+ *
+ * Return: the CPU pinned to (0 for LKL_PIN_OFF) or a negative errno.
+ */
+int lkl_pin_kernel_threads(int cpu)
+{
+	static bool noticed;
+	int ret = pin_kernel_threads(cpu);
+
+	if (ret >= 0)
+		WRITE_ONCE(pin_chosen, true);
+	else if (ret == -EOPNOTSUPP && !xchg(&noticed, true))
+		lkl_printf("lkl: the host operations cannot pin threads (no pin_kernel_threads)\n");
+	return ret;
+}
+
+/*
+ * Without lkl.pin_cpu=: kernel threads on the last allowed CPU, which
+ * halved the cost of a syscall in Documentation/arch/lkl/architecture.rst.
+ */
+#define LKL_PIN_DEFAULT	LKL_PIN_AUTO
+
+static int pin_cpu __initdata = LKL_PIN_DEFAULT;
+static bool pin_cpu_given __initdata;
+
+static int __init parse_pin_cpu(char *arg)
+{
+	int cpu;
+
+	pin_cpu_given = true;
+	if (arg && !strcmp(arg, "off")) {
+		pin_cpu = LKL_PIN_OFF;
+	} else if (arg && !strcmp(arg, "auto")) {
+		pin_cpu = LKL_PIN_AUTO;
+	} else if (arg && !kstrtoint(arg, 10, &cpu) && cpu >= 0) {
+		pin_cpu = cpu;
+	} else {
+		pr_err("lkl.pin_cpu=%s: expected off, auto or a host CPU number; kernel threads stay unpinned\n",
+		       arg ?: "");
+		pin_cpu = LKL_PIN_OFF;
+	}
+	return 0;
+}
+early_param("lkl.pin_cpu", parse_pin_cpu);
+
+/*
+ * Pin before the timer and the first kthread exist: until then the boot
+ * thread is the kernel's only host thread besides device threads.
+ */
+static void __init pin_at_boot(void)
+{
+	char val[12] = "auto";
+	int ret;
+
+	if (!pin_cpu_given && (READ_ONCE(pin_chosen) || pin_cpu == LKL_PIN_OFF))
+		return;
+	ret = pin_kernel_threads(pin_cpu);
+	if (ret >= 0) {
+		if (pin_cpu != LKL_PIN_OFF)
+			pr_info("lkl: kernel threads pinned to host CPU %d\n",
+				ret);
+		return;
+	}
+	/* Off needs nothing, and a default must not complain. */
+	if (pin_cpu == LKL_PIN_OFF || !pin_cpu_given) {
+		pr_info("lkl: kernel threads not pinned (%d)\n", ret);
+		return;
+	}
+	if (pin_cpu != LKL_PIN_AUTO)
+		snprintf(val, sizeof(val), "%d", pin_cpu);
+	if (ret == -EOPNOTSUPP)
+		pr_err("lkl.pin_cpu=%s: the host operations cannot pin threads; kernel threads stay unpinned\n",
+		       val);
+	else if (ret == -EINVAL)
+		pr_err("lkl.pin_cpu=%s: not a host CPU this process may use; kernel threads stay unpinned\n",
+		       val);
+	else
+		pr_err("lkl.pin_cpu=%s: pinning failed (%d); kernel threads stay unpinned\n",
+		       val, ret);
+}
+
 /* Runs in the task that asked for power off; never returns. */
 static void __noreturn lkl_halt_machine(void)
 {
@@ -298,6 +402,7 @@ void __init setup_arch(char **cmdline_p)
 	lkl_clock_init();
 	*cmdline_p = boot_command_line;
 	parse_early_param();
+	pin_at_boot();
 	atomic_notifier_chain_register(&panic_notifier_list,
 				       &lkl_panic_notifier);
 	pm_power_off = lkl_power_off;

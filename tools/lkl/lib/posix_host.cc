@@ -53,7 +53,7 @@ struct lkl_host_operations lkl_host_ops = {
     // The C library's vectorised versions: the kernel's own move a word at a time.
     .memcpy = ::memcpy,
     .memset = ::memset,
-    .pin_cpu = host::pin_cpu,
+    .pin_kernel_threads = host::pin_kernel_threads,
 };
 
 }  // extern "C"

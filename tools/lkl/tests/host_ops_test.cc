@@ -307,23 +307,121 @@ TEST(Thread, StackContainsLocals) {
 
 TEST(Thread, GettidIsTheHostTid) { EXPECT_EQ(ops.gettid(), syscall(SYS_gettid)); }
 
-TEST(Thread, PinCpu) {
-  EXPECT_EQ(ops.pin_cpu(-1), -EINVAL);
-  EXPECT_EQ(ops.pin_cpu(CPU_SETSIZE), -EINVAL);
+// A kernel thread that reports its host tid, then waits (up to 30 s) to be released.
+struct ParkedThread {
+  std::atomic<long> tid{0};
+  std::atomic<bool> release{false};
+  lkl_thread_t handle = 0;
+
+  ParkedThread() {
+    handle = ops.thread_create(
+        [](void *arg) {
+          auto *self = static_cast<ParkedThread *>(arg);
+          self->tid = syscall(SYS_gettid);
+          const auto until = Clock::now() + 30s;
+          while (!self->release && Clock::now() < until) std::this_thread::sleep_for(1ms);
+        },
+        this);
+  }
+  ~ParkedThread() {
+    release = true;
+    if (handle) ops.thread_join(handle);
+  }
+  ParkedThread(const ParkedThread &) = delete;
+  ParkedThread &operator=(const ParkedThread &) = delete;
+
+  bool started() {
+    return handle && eventually([this] { return tid != 0; });
+  }
+};
+
+std::string thread_name(long tid) {
+  std::ifstream in("/proc/self/task/" + std::to_string(tid) + "/comm");
+  std::string name;
+  std::getline(in, name);
+  return name;
+}
+
+bool affinity_is(long tid, const cpu_set_t &want) {
+  cpu_set_t now;
+  return sched_getaffinity(static_cast<pid_t>(tid), sizeof(now), &now) == 0 &&
+         CPU_EQUAL(&now, &want);
+}
+
+cpu_set_t only(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return set;
+}
+
+TEST(Thread, KernelThreadsAreNamed) {
+  ParkedThread task;
+  ASSERT_TRUE(task.started());
+  EXPECT_EQ(thread_name(task.tid), "lkl-task");
+  EXPECT_EQ(thread_name(syscall(SYS_gettid)).rfind("lkl-", 0), std::string::npos);
+}
+
+TEST(Thread, PinKernelThreadsLeavesOtherThreadsAlone) {
+  ASSERT_NE(ops.pin_kernel_threads, nullptr);
   cpu_set_t allowed;
   ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
-  int cpu = 0;
-  while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &allowed)) cpu++;
-  ASSERT_LT(cpu, CPU_SETSIZE);
-  // In a thread of its own, so the test process keeps its affinity.
-  std::thread([cpu] {
-    EXPECT_EQ(ops.pin_cpu(cpu), 0);
-    cpu_set_t now;
-    ASSERT_EQ(sched_getaffinity(0, sizeof(now), &now), 0);
-    EXPECT_EQ(CPU_COUNT(&now), 1);
-    EXPECT_TRUE(CPU_ISSET(cpu, &now));
-    EXPECT_EQ(sched_getcpu(), cpu);
-  }).join();
+  int lowest = -1, highest = -1, forbidden = -1;
+  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+    if (!CPU_ISSET(cpu, &allowed)) {
+      if (forbidden < 0) forbidden = cpu;
+      continue;
+    }
+    if (lowest < 0) lowest = cpu;
+    highest = cpu;
+  }
+  ASSERT_GE(lowest, 0);
+  const long self = syscall(SYS_gettid);
+
+  ParkedThread before;
+  ASSERT_TRUE(before.started());
+  EXPECT_EQ(ops.pin_kernel_threads(LKL_PIN_AUTO), highest);
+  EXPECT_TRUE(affinity_is(before.tid, only(highest)));
+  EXPECT_TRUE(affinity_is(self, allowed)) << "the calling thread was pinned";
+
+  // Threads made later start pinned, even when their creator is not.
+  ParkedThread after;
+  ASSERT_TRUE(after.started());
+  EXPECT_TRUE(affinity_is(after.tid, only(highest)));
+
+  EXPECT_EQ(ops.pin_kernel_threads(lowest), lowest);
+  EXPECT_TRUE(affinity_is(before.tid, only(lowest)));
+  EXPECT_TRUE(affinity_is(after.tid, only(lowest)));
+
+  // Bad values change nothing.
+  EXPECT_EQ(ops.pin_kernel_threads(-3), -EINVAL);
+  EXPECT_EQ(ops.pin_kernel_threads(CPU_SETSIZE), -EINVAL);
+  if (forbidden >= 0) {
+    EXPECT_EQ(ops.pin_kernel_threads(forbidden), -EINVAL);
+  }
+  EXPECT_TRUE(affinity_is(before.tid, only(lowest)));
+
+  // Off restores the mask the process had, for live and later threads.
+  EXPECT_EQ(ops.pin_kernel_threads(LKL_PIN_OFF), 0);
+  EXPECT_TRUE(affinity_is(before.tid, allowed));
+  EXPECT_TRUE(affinity_is(after.tid, allowed));
+  ParkedThread unpinned;
+  ASSERT_TRUE(unpinned.started());
+  EXPECT_TRUE(affinity_is(unpinned.tid, allowed));
+  EXPECT_TRUE(affinity_is(self, allowed));
+}
+
+TEST(Thread, PinKernelThreadsAfterThreadsEnded) {
+  {
+    ParkedThread gone;
+    ASSERT_TRUE(gone.started());
+  }
+  // Exited threads left the registry: pinning touches only live ones.
+  const lkl_thread_t exited = ops.thread_create([](void *) { ops.thread_exit(); }, nullptr);
+  ASSERT_NE(exited, 0UL);
+  ASSERT_EQ(ops.thread_join(exited), 0);
+  EXPECT_GE(ops.pin_kernel_threads(LKL_PIN_AUTO), 0);
+  EXPECT_EQ(ops.pin_kernel_threads(LKL_PIN_OFF), 0);
 }
 
 // ---- thread-local storage ---------------------------------------------------------------------

@@ -28,7 +28,7 @@ void mutex_free(lkl_mutex *mutex) noexcept;
 void mutex_lock(lkl_mutex *mutex) noexcept;
 void mutex_unlock(lkl_mutex *mutex) noexcept;
 
-// thread.cc: pthreads.
+// thread.cc: pthreads, named and listed as kernel threads (see spawn_thread).
 lkl_thread_t thread_create(void (*fn)(void *), void *arg) noexcept;
 void thread_detach() noexcept;
 [[noreturn]] void thread_exit() noexcept;
@@ -37,11 +37,16 @@ lkl_thread_t thread_self() noexcept;
 int thread_equal(lkl_thread_t a, lkl_thread_t b) noexcept;
 void *thread_stack(unsigned long *size) noexcept;
 long gettid() noexcept;
-int pin_cpu(int cpu) noexcept;
+// Restricts every listed kernel thread, now and later, to one CPU; see pin_kernel_threads in
+// <lkl/asm/host_ops.h>.
+int pin_kernel_threads(int cpu) noexcept;
 
-// Starts a host thread with every asynchronous signal blocked, so that the application's signal
-// handlers never run on (and never interrupt) kernel threads. Returns 0 or a positive errno.
-int spawn_thread(pthread_t *thread, void *(*start)(void *), void *arg) noexcept;
+// Starts a host thread for the kernel: named @name (at most 15 characters, e.g. "lkl-timer", seen
+// in /proc and top), listed as a kernel thread until it ends so that pin_kernel_threads() applies
+// to it, and with every asynchronous signal blocked, so that the application's signal handlers
+// never run on (and never interrupt) kernel threads. Every thread the library makes for the
+// kernel starts here; application threads never do. Returns 0 or a positive errno.
+int spawn_thread(pthread_t *thread, void *(*start)(void *), void *arg, const char *name) noexcept;
 
 // tls.cc: pthread keys.
 lkl_tls_key *tls_alloc(void (*destructor)(void *)) noexcept;

@@ -94,7 +94,7 @@ lkl_timer *timer_alloc(void (*fn)(void *), void *arg) noexcept {
     std::free(timer);
     return nullptr;
   }
-  if (spawn_thread(&timer->thread, timer_main, timer) != 0) {
+  if (spawn_thread(&timer->thread, timer_main, timer, "lkl-timer") != 0) {
     destroy(timer);
     return nullptr;
   }

@@ -142,7 +142,7 @@ bool NetDevice::start(virtio::MmioTransport *transport, std::uint64_t features) 
   std::uint64_t stale;
   while (read(kick_fd_, &stale, sizeof(stale)) > 0) {
   }
-  if (host::spawn_thread(&thread_, thread_main, this) != 0) return false;
+  if (host::spawn_thread(&thread_, thread_main, this, "lkl-net") != 0) return false;
   thread_running_ = true;
   return true;
 }

@@ -70,8 +70,14 @@ struct lkl_jmp_buf {
  * @jmp_buf_longjmp: return to the context saved in @jmpb
  * @memcpy: optional host memcpy (NULL: the kernel's own)
  * @memset: optional host memset (NULL: the kernel's own)
- * @pin_cpu: optional: pin the calling host thread to host CPU @cpu; 0 on
- *	success, negative errno otherwise
+ * @pin_kernel_threads: optional: restrict every host thread the host made
+ *	for the kernel (task carriers, timer threads, device threads), now
+ *	and later, to host CPU @cpu, or to the highest-numbered CPU the
+ *	process may use for %LKL_PIN_AUTO; %LKL_PIN_OFF gives them back the
+ *	affinity mask the process had when the host first made or pinned
+ *	such a thread. Never touches other threads. Returns the CPU pinned
+ *	to (0 for %LKL_PIN_OFF), -EINVAL for a CPU the process may not use,
+ *	another negative errno on failure; NULL: pinning is unsupported
  */
 struct lkl_host_operations {
 	const char *virtio_devices;
@@ -125,8 +131,12 @@ struct lkl_host_operations {
 	void *(*memcpy)(void *dest, const void *src, unsigned long count);
 	void *(*memset)(void *s, int c, unsigned long count);
 
-	int (*pin_cpu)(int cpu);
+	int (*pin_kernel_threads)(int cpu);
 };
+
+/* Values of lkl_pin_kernel_threads() and pin_kernel_threads besides a CPU. */
+#define LKL_PIN_OFF	(-1)
+#define LKL_PIN_AUTO	(-2)
 
 /**
  * lkl_init - record the host operations; call once before lkl_start_kernel
@@ -179,6 +189,22 @@ int lkl_set_syscall_mode(int mode);
  * lkl_cleanup - release what lkl_init() and a halted kernel still hold
  */
 void lkl_cleanup(void);
+
+/**
+ * lkl_pin_kernel_threads - pin the kernel's host threads to one host CPU
+ * @cpu: a host CPU number, %LKL_PIN_AUTO for the highest-numbered CPU the
+ *	process may use, or %LKL_PIN_OFF to undo
+ *
+ * Applies to every host thread of the kernel, those that exist and those
+ * made later; application threads keep their affinity. Callable from any
+ * thread after lkl_init(), before or after boot. The boot parameter
+ * lkl.pin_cpu=off|auto|N does the same at boot.
+ *
+ * Return: the host CPU the threads are pinned to (0 for %LKL_PIN_OFF),
+ * -LKL_EINVAL for a value that is not a CPU the process may use or without
+ * lkl_init(), -LKL_EOPNOTSUPP if the host operations cannot pin.
+ */
+int lkl_pin_kernel_threads(int cpu);
 
 /**
  * lkl_syscall - run syscall @no with up to six @params in the kernel

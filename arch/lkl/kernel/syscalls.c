@@ -143,12 +143,20 @@ int lkl_set_syscall_mode(int mode)
 	return __atomic_exchange_n(&syscall_mode, mode, __ATOMIC_RELAXED);
 }
 
-/* After halt a host thread drops its shadow's host semaphore itself. */
+/*
+ * After halt a host thread drops its shadow's host semaphores itself: done
+ * always, home_sem if the shadow task never started (else the halting
+ * thread does, in lkl_syscalls_finish_halt()).
+ */
 static void shadow_drop(struct lkl_shadow *sh)
 {
 	if (sh->done)
 		lkl_ops->sem_free(sh->done);
 	sh->done = NULL;
+	if (!sh->task && sh->home_sem)
+		lkl_ops->sem_free(sh->home_sem);
+	if (!sh->task)
+		sh->home_sem = NULL;
 	lkl_ops->tls_set(shadow_key, NULL);
 }
 
@@ -214,7 +222,6 @@ static int shadow_main(void *arg)
 
 	sh->task = current;
 	current->thread.shadow = sh;
-	list_add(&sh->node, &shadows);
 	for (;;) {
 		set_current_state(TASK_IDLE);
 		if (!sh->pending && !sh->exit && sh->state != SHADOW_PARKED) {
@@ -265,8 +272,11 @@ void lkl_host_process_serve(void)
 		__set_current_state(TASK_RUNNING);
 		sh = list_first_entry(&create_queue, struct lkl_shadow, queue);
 		list_del_init(&sh->queue);
+		/* Listed from now on, so that halt finds its waiting caller. */
+		list_add(&sh->node, &shadows);
 		pid = user_mode_thread(shadow_main, sh, flags);
 		if (pid < 0) {
+			list_del_init(&sh->node);
 			sh->pending = false;
 			sh->busy = false;
 			sh->ret = pid;
@@ -314,9 +324,12 @@ static void shadow_destructor(void *data)
 	struct lkl_shadow *sh = data;
 
 	if (lkl_cpu_get() < 0) {
-		/* Halted: only the host semaphore is left to free. */
-		if (__atomic_load_n(&halted, __ATOMIC_ACQUIRE))
-			shadow_drop(sh);
+		/*
+		 * Halting or halted (the CPU is refused before halted is set):
+		 * only host semaphores are left to free; this thread is in no
+		 * call, so nobody posts done.
+		 */
+		shadow_drop(sh);
 		return;
 	}
 	if (sh->task) {
@@ -580,6 +593,7 @@ struct lkl_shadow *lkl_direct_test_shadow(struct task_struct **task)
 		kfree(sh);
 		return NULL;
 	}
+	list_add(&sh->node, &shadows);
 	get_task_struct(t);
 	/* Until it sleeps in shadow_main(), it cannot be borrowed. */
 	for (i = 0; i < 500; i++) {
@@ -687,11 +701,21 @@ void lkl_syscalls_finish_halt(void)
 			break;
 		}
 	}
-	/* Every other shadow's threads are gone: nobody waits on these. */
+	/*
+	 * Every other shadow task's threads are gone or released: nobody waits
+	 * on these any more. A host thread that is still there frees its own
+	 * done semaphore, and home_sem too if its shadow task never started
+	 * (shadow_drop()).
+	 */
 	list_for_each_entry(sh, &shadows, node) {
-		if (sh->home_sem)
+		if (sh->task && sh->home_sem)
 			lkl_ops->sem_free(sh->home_sem);
 		sh->home_sem = NULL;
+		/* Its host thread exited before its shadow task could end. */
+		if (sh->exit && sh->done)
+			lkl_ops->sem_free(sh->done);
+		if (sh->exit)
+			sh->done = NULL;
 	}
 	current->thread.tid = 0;
 	current->thread.sched_sem = NULL;

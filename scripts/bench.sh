@@ -54,10 +54,10 @@
 # loopback -t GETPID,PIPE_READ,TCP_RR -l BENCH_SYSCALL_SECONDS), the median of BENCH_SYSCALL_RUNS
 # runs (each run goes through every row), ratios to the host kernel, in these rows:
 #   host            the host kernel (host loopback)
-#   shadow          --lkl-syscall shadow: each call is handed to a kernel thread
+#   shadow          --lkl-syscall shadow --lkl-pin off: each call is handed to a kernel thread
 #   shadow+pin      and --lkl-pin auto: the library's threads on the last CPU of this process
 #   shadow+pin+app  and the whole benchmark on that CPU too (taskset)
-#   direct          --lkl-syscall direct: the calling thread runs the call
+#   direct          --lkl-syscall direct --lkl-pin off: the calling thread runs the call
 #   direct+pin      and --lkl-pin auto
 # Kernels without lkl.syscall= or lkl.pin_cpu= ignore them: their rows then repeat shadow's.
 # Output: $BENCH_SYSCALL_OUT (JSON, with the machine: CPUs, model, host kernel, load averages,
@@ -571,7 +571,7 @@ if [ "$run_syscall" = 1 ]; then
 		cmd=("$perf" loopback -s lkl) skip_reason=
 		case $1 in
 		host) cmd=("$perf" loopback -s host) ;;
-		shadow) cmd+=(--lkl-syscall shadow) ;;
+		shadow) cmd+=(--lkl-syscall shadow --lkl-pin off) ;;
 		shadow+pin) cmd+=(--lkl-syscall shadow --lkl-pin auto) ;;
 		shadow+pin+app)
 			if command -v taskset >/dev/null; then
@@ -580,7 +580,7 @@ if [ "$run_syscall" = 1 ]; then
 				skip 'needs taskset (util-linux)'
 			fi
 			;;
-		direct) cmd+=(--lkl-syscall direct) ;;
+		direct) cmd+=(--lkl-syscall direct --lkl-pin off) ;;
 		direct+pin) cmd+=(--lkl-syscall direct --lkl-pin auto) ;;
 		esac
 	}
@@ -653,7 +653,7 @@ if [ "$run_syscall" = 1 ]; then
 				run_perf "tick-k$k-idle-$run" "${kernels[$k]}" loopback -s lkl -t IDLE -l "$idle_s"
 				for mode in shadow direct; do
 					run_perf "tick-k$k-$mode-$run" "${kernels[$k]}" loopback -s lkl \
-						--lkl-syscall "$mode" "${tick_tests[@]}"
+						--lkl-syscall "$mode" --lkl-pin off "${tick_tests[@]}"
 				done
 			done
 			loadavg >"$work/tick-run$run-loadavg-after"
@@ -825,7 +825,7 @@ print(f"\nsystem calls: {m['cpus']} CPUs ({m['model']}), host {m['host_kernel']}
 print("  ns per call (TCP_RR: us per transaction over the library's loopback; host: host's);"
       " xhost: times the host's; /sh: shadow's over this row's (> 1: faster than shadow);"
       " sw/getpid: host context switches per getpid")
-head = (f"{'row':<16}" + "".join(f"{n:>14}{'xhost':>7}{'/sh':>6}" for n in
+head = (f"{'row':<16}" + "".join(f"{n:>14}{'xhost':>7}{'/sh':>8}" for n in
                                  ("GETPID ns", "PIPE_READ ns", "TCP_RR us"))
         + f"{'RR tx/s':>9}{'sw/getpid':>10}")
 print(head)
@@ -841,7 +841,7 @@ for row, t in table.items():
         v = med.get(k)
         cells += cell(v / scale if v is not None else None, fmt, 14)
         cells += cell(ratio.get(k), "{:.1f}", 7)
-        cells += cell(speed.get(k) if row not in ("host", "shadow") else None, "{:.2f}", 6)
+        cells += cell(speed.get(k) if row not in ("host", "shadow") else None, "{:.2f}", 8)
     cells += cell(med.get("tcp_rr_tps"), "{:.0f}", 9)
     cells += cell(med.get("getpid_switches"), "{:.1f}", 10)
     print(f"{row:<16}{cells}")

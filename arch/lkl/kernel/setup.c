@@ -291,10 +291,12 @@ int lkl_pin_kernel_threads(int cpu)
 }
 
 /*
- * Without lkl.pin_cpu=: kernel threads on the last allowed CPU, which
- * halved the cost of a syscall in Documentation/arch/lkl/architecture.rst.
+ * Without lkl.pin_cpu=: unpinned. With direct syscalls (the default) the
+ * callers run their calls themselves and pinning the kernel's threads
+ * gains nothing measurable, while every process pinned to the same last
+ * CPU loses (Documentation/arch/lkl/architecture.rst, Pinning).
  */
-#define LKL_PIN_DEFAULT	LKL_PIN_AUTO
+#define LKL_PIN_DEFAULT	LKL_PIN_OFF
 
 static int pin_cpu __initdata = LKL_PIN_DEFAULT;
 static bool pin_cpu_given __initdata;

@@ -361,12 +361,23 @@ static bool direct_allowed(long no)
 	return true;
 }
 
+/* A direct call ends like an interrupt of the idle loop (NO_HZ only). */
+#ifdef CONFIG_NO_HZ_COMMON
+static void direct_tick_exit(void)
+{
+	tick_nohz_irq_exit();
+}
+#else
+static void direct_tick_exit(void)
+{
+}
+#endif
+
 /* Give the CPU back after a direct call, current being the idle task. */
 static void direct_release(void)
 {
 	local_irq_disable();
-	if (IS_ENABLED(CONFIG_NO_HZ_COMMON))
-		tick_nohz_irq_exit();
+	direct_tick_exit();
 	local_irq_enable();
 	lkl_cpu_put();
 }
@@ -488,8 +499,7 @@ void arch_schedule_borrowed(bool preempt)
 		WRITE_ONCE(task->__state, TASK_UNINTERRUPTIBLE);
 		wake_up_process(task);
 	}
-	if (IS_ENABLED(CONFIG_NO_HZ_COMMON))
-		tick_nohz_irq_exit();
+	direct_tick_exit();
 	local_irq_enable();
 	lkl_cpu_put();
 

@@ -229,6 +229,22 @@ void lkl_cpu_shutdown(void)
 }
 
 /**
+ * lkl_cpu_kick_idle - let the idle task run pending interrupts
+ *
+ * If the idle task waits in arch_cpu_idle(), wake it; otherwise the CPU is
+ * busy and its owner runs them before it lets the CPU go.
+ */
+void lkl_cpu_kick_idle(void)
+{
+	lkl_ops->mutex_lock(cpu.lock);
+	if (cpu.idle_waiting) {
+		cpu.idle_waiting = false;
+		lkl_ops->sem_up(cpu.idle_sem);
+	}
+	lkl_ops->mutex_unlock(cpu.lock);
+}
+
+/**
  * lkl_cpu_wake_idle - make the idle task leave lkl_cpu_idle() (at halt)
  */
 void lkl_cpu_wake_idle(void)

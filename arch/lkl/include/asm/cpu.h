@@ -14,6 +14,7 @@ void lkl_cpu_put(void);
 void lkl_cpu_change_owner(lkl_thread_t owner);
 void lkl_cpu_shutdown(void);
 void lkl_cpu_wake_idle(void);
+void lkl_cpu_kick_idle(void);
 
 /* Interrupts raised by host threads (kernel/irq.c). */
 void lkl_run_pending_irqs(void);

@@ -1,6 +1,8 @@
 // See net_device.h.
 #include "net/net_device.h"
 
+#include "net/busy_poll.h"
+
 #include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -190,7 +192,7 @@ void *NetDevice::thread_main(void *arg) {
 
 void NetDevice::poll_loop(unsigned generation) noexcept {
   unsigned spin = 1;
-  std::uint64_t idle_since = now_ns();
+  BusyPollBudget budget(options_.busy_poll_us * 1000ULL);
   bool active = false;
   // A thread that stopped itself (and was detached) must not run on into a restarted device.
   while (!stop_.load(std::memory_order_acquire) && generation_.load() == generation) {
@@ -211,19 +213,21 @@ void NetDevice::poll_loop(unsigned generation) noexcept {
     if (work) {
       active = true;
       spin = 1;
-      if (options_.busy_poll_us) idle_since = now_ns();
+      if (options_.busy_poll_us) budget.work(now_ns());
       continue;
     }
-    if (options_.busy_poll_us && !rx_starving_.load() && !broken_ &&
-        now_ns() - idle_since < options_.busy_poll_us * 1000ULL) {
-      for (unsigned i = 0; i < spin; i++) cpu_relax();
-      spin = std::min(spin * 2, kMaxSpin);
-      continue;
+    if (options_.busy_poll_us && !rx_starving_.load() && !broken_) {
+      const std::uint64_t now = now_ns();
+      budget.idle(now);
+      if (budget.remaining(now) > 0) {
+        for (unsigned i = 0; i < spin; i++) cpu_relax();
+        spin = std::min(spin * 2, kMaxSpin);
+        continue;
+      }
     }
     wait(active);
     active = false;
     spin = 1;
-    idle_since = now_ns();
   }
 }
 

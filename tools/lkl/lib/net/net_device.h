@@ -1,9 +1,10 @@
 // virtio-net device (virtio 1.x 5.1): one receive and one transmit queue over one Backend.
 //
 // Receive runs on the device's poll thread: it waits in poll() for the backend (or spins first,
-// in busy-poll mode, with a bounded back-off), reads each frame straight into the driver's posted
-// buffers, checks the header the backend gave, and raises the device interrupt per batch. When
-// the interrupt can be taken at once, the kernel's NAPI poll runs on this same thread.
+// in busy-poll mode, for a budget that follows the arrival gap: net/busy_poll.h), reads each
+// frame straight into the driver's posted buffers, checks the header the backend gave, and
+// raises the device interrupt per batch. When the interrupt can be taken at once, the kernel's
+// NAPI poll runs on this same thread.
 //
 // Transmit runs on the driver's QueueNotify write, i.e. inline on the kernel thread that queued
 // the frames: no thread hand-off on the latency path, and the notification suppression index is

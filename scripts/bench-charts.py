@@ -8,12 +8,16 @@ Writes, next to the JSON unless OUT_DIR is given, from bench.json:
   ladder.png      TCP_STREAM throughput per step of the offload ladder, both directions over
                   the TAP and shared-memory paths, with host veth as reference lines
   rr-latency.png  TCP_RR latency per row of the table: p50 as the bar, up to p99 as the error bar
+  rr-ladder.png   the RR ladder: 1-byte TCP_RR library to library over the shared-memory link
+                  per step (shadow, shadow+pin, direct, direct+busy, direct+busy+irq): p50 as
+                  the bar with its ratio to host veth, up to p99 as the error bar, host veth
+                  (and host loopback) p50 as lines
 and from syscall.json (the system-call table, told apart by its "kernels"):
   syscall.png     GETPID, PIPE_READ and TCP_RR per row (host, shadow, pinned, direct...): time
                   per call on a log scale, the ratio to the host on each bar, the runs' range
                   as the error bar
-A chart whose data is missing (no ladder in the JSON, no row with TCP_RR) is left out with a
-note. Needs matplotlib (Debian: python3-matplotlib); exit status 1 without it.
+A chart whose data is missing (no ladder or RR ladder in the JSON, no row with TCP_RR) is left
+out with a note. Needs matplotlib (Debian: python3-matplotlib); exit status 1 without it.
 """
 import json
 import os
@@ -134,6 +138,68 @@ def rr_chart(rows, machine, path):
     return None
 
 
+RR_STEP_LABELS = {
+    "shadow": "shadow",
+    "shadow+pin": "shadow\n+ pinned",
+    "direct": "direct",
+    "direct+busy": "direct\n+ busy poll",
+    "direct+busy+irq": "direct\n+ busy poll\n+ direct IRQ",
+}
+RR_STEP_COLORS = {"shadow": "#1f77b4", "shadow+pin": "#6baed6", "direct": "#d62728",
+                  "direct+busy": "#ff7f0e", "direct+busy+irq": "#2ca02c"}
+
+
+def rr_ladder_chart(rr, machine, path):
+    steps = [s for s in rr.get("steps", []) if s.get("p50_us") is not None]
+    if not steps:
+        return "no step of the RR ladder has a result"
+    p50 = [s["p50_us"] for s in steps]
+    p99 = [max(s.get("p99_us") or s["p50_us"], s["p50_us"]) for s in steps]
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    xs = range(len(steps))
+    ax.bar(xs, p50, 0.6, color=[RR_STEP_COLORS.get(s["step"], "lightgrey") for s in steps],
+           edgecolor="black", linewidth=0.4,
+           yerr=[[0] * len(steps), [h - m for m, h in zip(p50, p99)]], capsize=5,
+           error_kw={"elinewidth": 1}, label="p50, error bar to p99")
+    for x, s, m, h in zip(xs, steps, p50, p99):
+        ratio = s.get("p50_ratio_to_reference")
+        ax.annotate(f"{m:.1f} \u00b5s" + (f"\n{ratio:.2f}\u00d7" if ratio is not None else ""),
+                    (x, m), ha="center", va="top", fontsize=8, xytext=(0, -3),
+                    textcoords="offset points", color="white", fontweight="bold")
+        ax.annotate(f"p99 {h:.0f}", (x, h), ha="center", va="bottom", fontsize=7,
+                    xytext=(0, 3), textcoords="offset points", color="dimgrey")
+    refs, lows = rr.get("references", {}), []
+    for name, style, color in (("host-veth", "--", "black"), ("host-loopback", ":", "grey")):
+        v = refs.get(name, {}).get("p50_us")
+        if v:
+            lows.append(v)
+            ax.axhline(v, color=color, linestyle=style, linewidth=1.2,
+                       label=f"{name.replace('-', ' ')} p50 ({v:.1f} \u00b5s)")
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels([RR_STEP_LABELS.get(s["step"], s["step"]) for s in steps], fontsize=9)
+    # Log scale: the steps can be an order of magnitude apart, and above the host's.
+    ax.set_yscale("log")
+    ax.set_ylim(min(lows + p50) / 2, max(p99) * 2.5)
+    ax.set_ylabel("TCP_RR latency (\u00b5s, log scale); on each bar: times host veth's p50")
+    runs = rr.get("runs", 1)
+    target = rr.get("target") or {}
+    title = (f"RR ladder: 1-byte TCP_RR library\u2194library over the shared-memory link, "
+             f"median of {runs} run{'s' if runs != 1 else ''} of {rr.get('seconds_per_run')} s"
+             f"\n({machine.get('cpus')} CPUs, host {machine.get('kernel')})")
+    if target:
+        title += (f"; target {target.get('text')}: {target.get('ratio'):.2f}\u00d7 "
+                  f"{'met' if target.get('met') else 'missed'}")
+    if rr.get("direct_irq_known") is False:
+        title += "; lkl.direct_irq unknown to this kernel"
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8, loc="upper right")
+    ax.grid(axis="y", which="both", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return None
+
+
 SYSCALL_TESTS = (("getpid_ns", "GETPID"), ("pipe_read_ns", "PIPE_READ\n(1-byte read)"),
                  ("tcp_rr_ns", "TCP_RR\n(loopback transaction)"))
 ROW_COLORS = {"host": "#7f7f7f", "shadow": "#1f77b4", "shadow+pin": "#6baed6",
@@ -197,7 +263,9 @@ def main(argv):
     else:
         charts = [("ladder.png", lambda p: ladder_chart(report["ladder"], machine, p)
                    if report.get("ladder") else "no ladder in the JSON"),
-                  ("rr-latency.png", lambda p: rr_chart(report.get("rows", {}), machine, p))]
+                  ("rr-latency.png", lambda p: rr_chart(report.get("rows", {}), machine, p)),
+                  ("rr-ladder.png", lambda p: rr_ladder_chart(report["rr_ladder"], machine, p)
+                   if report.get("rr_ladder") else "no RR ladder in the JSON")]
     for name, draw in charts:
         path = os.path.join(out_dir, name)
         missing = draw(path)

@@ -2,15 +2,18 @@
 # Benchmarks: TCP_RR and TCP_STREAM (both directions) with lkl-perf over every path this build
 # and machine can run, in one run, printed as a table of ratios to a reference row and written
 # as JSON; then the offload ladder (TCP_STREAM both ways as the library's offloads are added one
-# by one), and two charts; then the system-call table (below). `make bench` runs it; not part
-# of `make test`.
+# by one), and two charts; then the system-call table (below); then the RR ladder (TCP_RR
+# latency library to library as the ways into the kernel are added, below). `make bench` runs
+# it; not part of `make test`.
 #
 #   scripts/bench.sh [--quick] [--out FILE] [--rows a,b,...] [--no-ladder | --ladder-only]
 #                    [--ladder-links tap,shm] [--no-syscall | --syscall] [--tick]
+#                    [--no-rr-ladder | --rr-ladder]
 #
-# Sections: the table, the ladder and the system-call table by default; --ladder-only, --syscall
-# (the system-call table only) and --tick (the system-call table and the tick modes) run only
-# the sections they name (several may be given); --no-ladder and --no-syscall leave one out.
+# Sections: the table, the ladder, the system-call table and the RR ladder by default;
+# --ladder-only, --syscall (the system-call table only), --tick (the system-call table and the
+# tick modes) and --rr-ladder run only the sections they name (several may be given);
+# --no-ladder, --no-syscall and --no-rr-ladder leave one out.
 #
 # Rows of the table (each skipped, with the reason, when it cannot run here):
 #   host-loopback  host kernel, client and server over 127.0.0.1 in one process
@@ -64,6 +67,26 @@
 # HZ and tick mode of each kernel) and syscall.png next to it (grouped bars, log scale, the
 # ratio to the host on each bar).
 #
+# The RR ladder: 1-byte TCP_RR, library to library over the shared-memory link (the lkl-shm row:
+# two lkl-perf processes in this network namespace), for BENCH_RR_LADDER_SECONDS per run, the
+# median of BENCH_RR_LADDER_RUNS runs (each run goes through the references and every step), in
+# five steps, both ends configured alike:
+#   shadow           --lkl-syscall shadow --lkl-pin off, boot parameter lkl.direct_irq=0
+#   shadow+pin       --lkl-syscall shadow, the server's library threads pinned to the first CPU
+#                    this process may use, the client's to the last (--lkl-pin N; one CPU: both
+#                    on it), lkl.direct_irq=0
+#   direct           --lkl-syscall direct --lkl-pin off, lkl.direct_irq=0
+#   direct+busy      and --lkl-busy-poll BENCH_RR_LADDER_BUSY_US (default 50) on both devices
+#   direct+busy+irq  and lkl.direct_irq=1 (the kernel's default: the device thread runs the
+#                    interrupt and the NAPI poll itself when the library's CPU is free)
+# with host-veth and host-loopback TCP_RR, measured in the same run, as the references. Printed
+# as a table (p50, p99, transactions/s, p50 over host veth's) with the target "direct+busy+irq
+# p50 <= 1.0x host veth p50" (a warning when missed, not a failure); in $BENCH_OUT as
+# "rr_ladder" (--rr-ladder alone: replaced in the $BENCH_OUT there is, the other sections left
+# as they were), and rr-ladder.png next to it (p50 bars, p99 error bars, host veth as a line).
+# A kernel without lkl.direct_irq ignores it (the report's stack.observed.boot_params shows null
+# for it and the table says so): its steps then differ by the other options only.
+#
 # --tick: the same kernel built with the other tick mode (defconfig's NO_HZ_IDLE or
 # HZ_PERIODIC; `make host FRAGMENT=hz-periodic` or nohz-idle into build/lkl-<fragment>, built
 # here when missing or stale, with LKL_JOBS jobs) against the default one, each in shadow and
@@ -73,8 +96,9 @@
 #
 # Run time on a 2-core machine: about 5 minutes, 2 for the table with the default sizes and 2 to
 # 3 for the ladder (3 runs of 20 streams of 512M, plus the references), about 1 for the
-# system-call table; --quick about 45 s; --tick 2 more minutes (plus the build of the second
-# kernel the first time: a few minutes, less with ccache).
+# system-call table, 1.5 for the RR ladder (3 runs of 7 rows of 3 s); --quick about 1 minute;
+# --tick 2 more minutes (plus the build of the second kernel the first time: a few minutes,
+# less with ccache).
 #
 # Environment: LKL_OUT (default build/lkl: bin/lkl-perf), BENCH_RR_N (transactions, default
 # 50000; --quick 2000), BENCH_BYTES (stream bytes, default 2G; --quick 64M), BENCH_WARMUP (RR
@@ -82,8 +106,10 @@
 # --quick 64M), BENCH_LADDER_RUNS (default 3; --quick 1), BENCH_OUT (JSON, default
 # $LKL_BUILD/bench/bench.json), BENCH_SYSCALL_RUNS (default 3; --quick 1),
 # BENCH_SYSCALL_SECONDS (per test and run, default 1; --quick 0.3), BENCH_SYSCALL_OUT (default
-# syscall.json next to BENCH_OUT), BENCH_TICK_IDLE_SECONDS (default 10; --quick 2), LKL_JOBS
-# (build jobs for --tick's kernel; make bench passes JOBS).
+# syscall.json next to BENCH_OUT), BENCH_TICK_IDLE_SECONDS (default 10; --quick 2),
+# BENCH_RR_LADDER_RUNS (default 3; --quick 1), BENCH_RR_LADDER_SECONDS (TCP_RR per row and run,
+# after BENCH_WARMUP transactions, default 3; --quick 1), BENCH_RR_LADDER_BUSY_US (default 50),
+# LKL_JOBS (build jobs for --tick's kernel; make bench passes JOBS).
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -99,10 +125,13 @@ json_out=${BENCH_OUT:-$LKL_BUILD/bench/bench.json}
 syscall_runs=${BENCH_SYSCALL_RUNS:-3}
 syscall_s=${BENCH_SYSCALL_SECONDS:-1}
 idle_s=${BENCH_TICK_IDLE_SECONDS:-10}
+rrl_runs=${BENCH_RR_LADDER_RUNS:-3}
+rrl_s=${BENCH_RR_LADDER_SECONDS:-3}
+rrl_busy=${BENCH_RR_LADDER_BUSY_US:-50}
 rows=host-loopback,host-veth,lkl-loopback,lkl-tap,lkl-raw,lkl-shm
 ladder_links=tap,shm
 only=() # the sections named by --ladder-only, --syscall, --tick
-no_ladder=0 no_syscall=0
+no_ladder=0 no_syscall=0 no_rr_ladder=0
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -111,6 +140,7 @@ while [ $# -gt 0 ]; do
 		ladder_bytes=${BENCH_LADDER_BYTES:-64M} ladder_runs=${BENCH_LADDER_RUNS:-1}
 		syscall_runs=${BENCH_SYSCALL_RUNS:-1} syscall_s=${BENCH_SYSCALL_SECONDS:-0.3}
 		idle_s=${BENCH_TICK_IDLE_SECONDS:-2}
+		rrl_runs=${BENCH_RR_LADDER_RUNS:-1} rrl_s=${BENCH_RR_LADDER_SECONDS:-1}
 		;;
 	--out) json_out=$2 && shift ;;
 	--rows) rows=$2 && shift ;;
@@ -120,6 +150,8 @@ while [ $# -gt 0 ]; do
 	--no-syscall) no_syscall=1 ;;
 	--syscall) only+=(syscall) ;;
 	--tick) only+=(syscall tick) ;;
+	--rr-ladder) only+=(rr_ladder) ;;
+	--no-rr-ladder) no_rr_ladder=1 ;;
 	-h | --help)
 		sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//p}' "$0"
 		exit 0
@@ -129,23 +161,31 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ -x "$perf" ] || die "$(show_path "$perf") is missing: run make first"
-run_table=1 run_ladder=1 run_syscall=1 run_tick=0
+run_table=1 run_ladder=1 run_syscall=1 run_tick=0 run_rr_ladder=1
 if [ ${#only[@]} -gt 0 ]; then
-	run_table=0 run_ladder=0 run_syscall=0
+	run_table=0 run_ladder=0 run_syscall=0 run_rr_ladder=0
 	for section in "${only[@]}"; do printf -v "run_$section" 1; done
 fi
 [ "$no_ladder" = 0 ] || run_ladder=0
 [ "$no_syscall" = 0 ] || run_syscall=0 run_tick=0
-[ "$run_table$run_ladder$run_syscall" != 000 ] || die "the options given leave nothing to run"
+[ "$no_rr_ladder" = 0 ] || run_rr_ladder=0
+[ "$run_table$run_ladder$run_syscall$run_rr_ladder" != 0000 ] ||
+	die "the options given leave nothing to run"
 [[ $ladder_runs =~ ^[1-9][0-9]*$ ]] ||
 	die "BENCH_LADDER_RUNS: expected a count of 1 or more, got \"$ladder_runs\""
 [[ $syscall_runs =~ ^[1-9][0-9]*$ ]] ||
 	die "BENCH_SYSCALL_RUNS: expected a count of 1 or more, got \"$syscall_runs\""
+[[ $rrl_runs =~ ^[1-9][0-9]*$ ]] ||
+	die "BENCH_RR_LADDER_RUNS: expected a count of 1 or more, got \"$rrl_runs\""
+[[ $rrl_busy =~ ^[1-9][0-9]*$ ]] ||
+	die "BENCH_RR_LADDER_BUSY_US: expected microseconds above 0, got \"$rrl_busy\""
 positive_seconds() { [[ $1 =~ ^[0-9]*\.?[0-9]+$ && ! $1 =~ ^[0.]*$ ]]; }
 positive_seconds "$syscall_s" ||
 	die "BENCH_SYSCALL_SECONDS: expected seconds above 0, got \"$syscall_s\""
 positive_seconds "$idle_s" ||
 	die "BENCH_TICK_IDLE_SECONDS: expected seconds above 0, got \"$idle_s\""
+positive_seconds "$rrl_s" ||
+	die "BENCH_RR_LADDER_SECONDS: expected seconds above 0, got \"$rrl_s\""
 syscall_out=${BENCH_SYSCALL_OUT:-$(dirname "$json_out")/syscall.json}
 start_ms=$(now_ms)
 
@@ -553,7 +593,8 @@ if ladder:
         print(f"  {n}")
 print(f"JSON: {out}")
 EOF
-	draw_charts "$json_out"
+	# With the RR ladder to come, its section adds to the JSON and draws the charts.
+	[ "$run_rr_ladder" = 1 ] || draw_charts "$json_out"
 fi
 
 # The system-call table, then (--tick) the two tick modes.
@@ -892,5 +933,213 @@ if tick_report:
 print(f"JSON: {out}")
 EOF
 	draw_charts "$syscall_out"
+fi
+# The RR ladder: TCP_RR library to library over the shared-memory link, step by step.
+if [ "$run_rr_ladder" = 1 ]; then
+	rrl_ms=$(now_ms)
+	rrl_tests=(-t TCP_RR -r 1 -R 1 -w "$warmup" -l "$rrl_s")
+	# shadow+pin: the two processes' library threads on two CPUs (both ends would pick the same
+	# one with --lkl-pin auto): the first and the last this process may use.
+	read -r rrl_cpu_a rrl_cpu_b < <(python3 -c \
+		'import os; c = sorted(os.sched_getaffinity(0)); print(c[0], c[-1])')
+	# One line per step: name, --lkl-syscall, --lkl-pin of server,client, lkl.direct_irq,
+	# --lkl-busy-poll (0: none).
+	rrl_steps="shadow shadow off,off 0 0
+shadow+pin shadow $rrl_cpu_a,$rrl_cpu_b 0 0
+direct direct off,off 0 0
+direct+busy direct off,off 0 $rrl_busy
+direct+busy+irq direct off,off 1 $rrl_busy"
+	rrl_skip=
+	# (All of the help read: grep -q would leave lkl-perf a closed pipe, a failure to pipefail.)
+	case $("$perf" --help) in
+	*--lkl-boot-param*) ;;
+	*) rrl_skip="$(show_path "$perf") has no --lkl-boot-param: rebuild it (make)" ;;
+	esac
+
+	# Runs step $1 (--lkl-syscall $2, --lkl-pin server,client $3, lkl.direct_irq=$4,
+	# --lkl-busy-poll $5) over the lkl-shm row, run $6: $work/rrl-<step>-<run>.*
+	run_rr_step() {
+		local stem=rrl-$1-$6 both
+		server=() client=() skip_reason=
+		row_lkl-shm
+		[ -z "$rrl_skip" ] || skip_reason=$rrl_skip
+		if [ -n "$skip_reason" ]; then
+			echo "$skip_reason" >"$work/$stem.skip"
+			return
+		fi
+		both=(--lkl-syscall "$2" --lkl-boot-param "lkl.direct_irq=$4")
+		[ "$5" = 0 ] || both+=(--lkl-busy-poll "$5")
+		server+=("${both[@]}" --lkl-pin "${3%,*}")
+		client+=("${both[@]}" --lkl-pin "${3#*,}")
+		run_pair "$stem" "${rrl_tests[@]}"
+	}
+
+	# Each run goes through the references and every step, as the offload ladder's.
+	for ((run = 1; run <= rrl_runs; run++)); do
+		for ref in host-veth host-loopback; do
+			note "bench: RR ladder run $run/$rrl_runs: reference $ref"
+			run_row "$ref" "rrl-ref-$ref-$run" "${rrl_tests[@]}"
+		done
+		while read -r step mode pins irq busy; do
+			note "bench: RR ladder run $run/$rrl_runs: $step (syscall $mode, pin $pins, direct_irq $irq, busy poll $busy us)"
+			run_rr_step "$step" "$mode" "$pins" "$irq" "$busy" "$run"
+		done <<<"$rrl_steps"
+	done
+	printf '%s\n' "$rrl_steps" >"$work/rrl.steps"
+
+	# Into the JSON of this run's table and offload ladder; with --rr-ladder alone, into the one
+	# there is, whose other sections stay as an earlier run left them.
+	mkdir -p "$(dirname "$json_out")"
+	python3 - "$work" "$json_out" "$rrl_runs" "$rrl_s" "$warmup" "$(elapsed "$rrl_ms")" <<'EOF'
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+work, out, runs, seconds, warmup, elapsed = sys.argv[1:7]
+runs = int(runs)
+TARGET_STEP, TARGET_RATIO = "direct+busy+irq", 1.0
+
+
+def skipped(stem):
+    path = os.path.join(work, f"{stem}.skip")
+    return open(path).read().strip() if os.path.exists(path) else None
+
+
+def report(stem):
+    """The TCP_RR report of $work/<stem>.json (one test: one object), or None."""
+    try:
+        with open(os.path.join(work, f"{stem}.json")) as f:
+            r = json.load(f)
+    except (OSError, ValueError):
+        return None
+    r = r[0] if isinstance(r, list) and r else r
+    return r if isinstance(r, dict) and "error" not in r and "latency_us" in r else None
+
+
+def median(values):
+    v = [x for x in values if x is not None]
+    return statistics.median(v) if v else None
+
+
+def summary(stem):
+    """Median p50, p99 and transactions/s of the runs $work/<stem>-<run>, each run's, and the
+    stack the first run's client reported."""
+    reason = skipped(f"{stem}-1")
+    if reason:
+        return {"skipped": reason}
+    per_run, stack = [], None
+    for n in range(1, runs + 1):
+        r = report(f"{stem}-{n}")
+        per_run.append({"p50_us": r and r["latency_us"]["p50"],
+                        "p99_us": r and r["latency_us"]["p99"],
+                        "mean_us": r and r["latency_us"]["mean"],
+                        "tps": r and r["transactions_per_s"],
+                        "transactions": r and r.get("transactions")})
+        if r and stack is None:
+            stack = r.get("stack")
+    s = {k: median(x[k] for x in per_run) for k in ("p50_us", "p99_us", "tps")}
+    return {**s, "runs": per_run, "stack": stack}
+
+
+refs = {r: summary(f"rrl-ref-{r}") for r in ("host-veth", "host-loopback")}
+reference = next((r for r in refs if refs[r].get("p50_us")), None)
+ref_p50 = refs[reference]["p50_us"] if reference else None
+for r in refs.values():
+    r.pop("stack", None)  # the host's: nothing to say
+    if r.get("p50_us") and ref_p50:
+        r["p50_ratio_to_reference"] = r["p50_us"] / ref_p50
+
+steps, known = [], set()
+for line in open(os.path.join(work, "rrl.steps")):
+    name, mode, pins, irq, busy = line.split()
+    pin_server, pin_client = pins.split(",")
+    step = {"step": name, "syscall": mode, "pin": {"server": pin_server, "client": pin_client},
+            "direct_irq": int(irq), "busy_poll_us": int(busy),
+            **summary(f"rrl-{name}")}
+    if step.get("p50_us") and ref_p50:
+        step["p50_ratio_to_reference"] = step["p50_us"] / ref_p50
+    # What the client's kernel shows of lkl.direct_irq ("Y"/"N"; None: it does not know it).
+    seen = ((step.get("stack") or {}).get("observed") or {}).get("boot_params") or {}
+    if "lkl.direct_irq" in seen:
+        step["direct_irq_seen"] = seen["lkl.direct_irq"]
+        known.add(seen["lkl.direct_irq"] is not None)
+    steps.append(step)
+
+target = None
+t = next((s for s in steps if s["step"] == TARGET_STEP), {})
+if t.get("p50_ratio_to_reference") is not None:
+    target = {"text": f"{TARGET_STEP} p50 <= {TARGET_RATIO:.1f}x {reference} p50",
+              "ratio": t["p50_ratio_to_reference"],
+              "met": t["p50_ratio_to_reference"] <= TARGET_RATIO}
+
+rr_ladder = {
+    "test": "TCP_RR, 1-byte request and response, library to library over the shared-memory"
+            " link (lkl-shm)",
+    "seconds_per_run": float(seconds), "warmup_transactions": int(warmup), "runs": runs,
+    "reference": reference, "references": refs, "steps": steps, "target": target,
+    "direct_irq_known": (True if known == {True} else False if known == {False}
+                         else None),
+    "elapsed": elapsed, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+}
+
+try:
+    with open(out) as f:
+        doc = json.load(f)
+except (OSError, ValueError):
+    doc = {}
+if not isinstance(doc, dict) or "kernels" in doc:  # not a bench.json (a syscall.json)
+    doc = {}
+doc.setdefault("machine", {"node": platform.node(), "cpus": os.cpu_count(),
+                           "kernel": platform.release()})
+doc["rr_ladder"] = rr_ladder
+doc.setdefault("elapsed", {})["rr_ladder"] = elapsed
+with open(out, "w") as f:
+    json.dump(doc, f, indent=2)
+
+
+def cell(v, fmt, width):
+    return f"{fmt.format(v) if v is not None else '-':>{width}}"
+
+
+print(f"\nRR ladder: 1-byte TCP_RR library <-> library over the shared-memory link, {seconds} s"
+      f" per run, median of {runs} run(s); x{reference or 'ref'}: p50 over {reference}'s"
+      f" ({elapsed})")
+head = (f"{'step':<17}{'syscall':<8}{'pin srv,cli':>12}{'direct_irq':>11}{'busy us':>8}"
+        f"{'p50 us':>9}{'p99 us':>9}{'tx/s':>8}{'xveth' if reference == 'host-veth' else 'xref':>7}")
+print(head)
+print("-" * len(head))
+for name, r in refs.items():
+    if "skipped" in r:
+        print(f"{name:<17}  skipped: {r['skipped']}")
+        continue
+    print(f"{name:<17}{'host':<8}{'':>12}{'':>11}{'':>8}" + cell(r["p50_us"], "{:.1f}", 9)
+          + cell(r["p99_us"], "{:.1f}", 9) + cell(r["tps"], "{:.0f}", 8)
+          + cell(r.get("p50_ratio_to_reference"), "{:.2f}", 7))
+for s in steps:
+    if "skipped" in s:
+        print(f"{s['step']:<17}  skipped: {s['skipped']}")
+        continue
+    irq = str(s["direct_irq"])
+    if s.get("direct_irq_seen") is None and "direct_irq_seen" in s:
+        irq += "?"  # the kernel does not know it
+    print(f"{s['step']:<17}{s['syscall']:<8}"
+          f"{s['pin']['server'] + ',' + s['pin']['client']:>12}{irq:>11}"
+          f"{s['busy_poll_us'] or '-':>8}" + cell(s["p50_us"], "{:.1f}", 9)
+          + cell(s["p99_us"], "{:.1f}", 9) + cell(s["tps"], "{:.0f}", 8)
+          + cell(s.get("p50_ratio_to_reference"), "{:.2f}", 7))
+if rr_ladder["direct_irq_known"] is False:
+    print("  direct_irq ?: this kernel does not know lkl.direct_irq (no"
+          " /sys/module/lkl/parameters/direct_irq), so it ignored it: its steps differ only by"
+          " the other options")
+if target:
+    line = (f"target {target['text']}: {target['ratio']:.2f}x "
+            f"{'met' if target['met'] else 'MISSED'}")
+    print(f"  {line}" if target["met"] else f"warning: {line}")
+print(f"JSON: {out} (\"rr_ladder\")")
+EOF
+	draw_charts "$json_out"
 fi
 note "bench: done in $(elapsed "$start_ms")"

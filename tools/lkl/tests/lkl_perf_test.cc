@@ -344,6 +344,11 @@ TEST(LklPerfTest, BadArguments) {
       {"loopback", "--lkl-pin", "-1"},
       {"loopback", "--lkl-pin", "1.5"},
       {"loopback", "--lkl-pin", "4096"},
+      {"loopback", "--lkl-boot-param", "novalue"},
+      {"loopback", "--lkl-boot-param", "=1"},
+      {"loopback", "--lkl-boot-param", "lkl.a=1 lkl.b=2"},
+      {"loopback", "--lkl-boot-param", "lkl.a=\"1\""},
+      {"loopback", "-s", "host", "--lkl-boot-param", "lkl.a=1"},
   };
   for (const auto &args : cases) {
     const ToolRun r = RunTool(args);
@@ -563,11 +568,39 @@ TEST(LklPerfTest, LklSyscallAndPinOptions) {
   EXPECT_EQ(d["stack"].value("cmdline", ""), "mem=256M loglevel=4") << d;
 }
 
+// --lkl-boot-param appends KEY=VALUE to the command line, after --lkl-syscall's and --lkl-pin's
+// parameters, in order (so it overrides them: the kernel takes the last); the report lists them
+// and what the kernel shows of each in /sys/module (null: a parameter it does not know).
+TEST(LklPerfTest, LklBootParamOption) {
+  const json j = Report({"loopback", "-s", "lkl", "-t", "GETPID", "-n", "1000", "--lkl-syscall",
+                         "direct", "--lkl-boot-param", "lkl.syscall=shadow", "--lkl-boot-param",
+                         "lkl.no_such_param=1", "--json"});
+  ExpectCalls(j, "GETPID", "lkl", 1000, 1000);
+  const json &s = j["stack"];
+  EXPECT_EQ(s.value("cmdline", ""),
+            "mem=256M loglevel=4 lkl.syscall=direct lkl.syscall=shadow lkl.no_such_param=1")
+      << s;
+  EXPECT_EQ(s["boot_params"], json({"lkl.syscall=shadow", "lkl.no_such_param=1"})) << s;
+  const json &seen = s["observed"]["boot_params"];
+  EXPECT_EQ(seen.value("lkl.syscall", ""), "shadow") << s;
+  ASSERT_TRUE(seen.contains("lkl.no_such_param")) << s;
+  EXPECT_TRUE(seen["lkl.no_such_param"].is_null()) << s;
+  // With --lkl-cmdline too: the parameters follow the line given.
+  const json c = Report({"loopback", "-s", "lkl", "-t", "GETPID", "-n", "1000", "--lkl-cmdline",
+                         "mem=128M", "--lkl-boot-param", "printk.time=0", "--json"});
+  EXPECT_EQ(c["stack"].value("cmdline", ""), "mem=128M printk.time=0") << c;
+  EXPECT_EQ(c["stack"]["observed"]["boot_params"].value("printk.time", ""), "N") << c;
+  // Without it, no "boot_params" in the report.
+  const json d = Report({"loopback", "-s", "lkl", "-t", "GETPID", "-n", "1000", "--json"});
+  EXPECT_FALSE(d["stack"].contains("boot_params")) << d;
+}
+
 // The new options' refusals name the option and what it takes.
 TEST(LklPerfTest, BadSyscallOptionsSayWhy) {
   const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
       {{"loopback", "--lkl-syscall", "fast"}, "--lkl-syscall: expected shadow or direct"},
       {{"loopback", "--lkl-pin", "on"}, "--lkl-pin: expected off, auto or a CPU number"},
+      {{"loopback", "--lkl-boot-param", "quiet"}, "--lkl-boot-param: expected KEY=VALUE"},
       {{"loopback", "-t", "GETPID", "--batch", "0"}, "--batch: expected a number"},
       {{"server", "-s", "host", "-t", "PIPE_READ"}, "PIPE_READ runs in the client or loopback"},
       {{"loopback", "-t", "GETPID,NOPE"}, "GETPID, PIPE_READ, SLEEP or IDLE"},

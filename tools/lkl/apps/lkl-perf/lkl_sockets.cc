@@ -49,12 +49,12 @@ lkl_sockaddr *lkl_addr(const Endpoint &ep) {
   return reinterpret_cast<lkl_sockaddr *>(const_cast<sockaddr_storage *>(&ep.addr));
 }
 
-// The whole of a small file of the library kernel's /proc (mounted on first use), or "" if it
-// cannot be read.
-std::string read_proc(const char *path) {
-  if (lkl_mount_fs("proc") < 0) return "";
-  const long fd = lkl_sys_openat(LKL_AT_FDCWD, path, LKL_O_RDONLY | LKL_O_CLOEXEC, 0);
-  if (fd < 0) return "";
+// The whole of a small file of the library kernel's pseudo file system fstype ("proc" on /proc,
+// "sysfs" on /sysfs; mounted on first use), or nullopt if it cannot be read.
+std::optional<std::string> read_pseudo(const char *fstype, const std::string &path) {
+  if (lkl_mount_fs(fstype) < 0) return std::nullopt;
+  const long fd = lkl_sys_openat(LKL_AT_FDCWD, path.c_str(), LKL_O_RDONLY | LKL_O_CLOEXEC, 0);
+  if (fd < 0) return std::nullopt;
   std::string text;
   char buf[4096];
   for (int chunk = 0; chunk < 256; chunk++) {  // at most 1 MiB
@@ -64,6 +64,31 @@ std::string read_proc(const char *path) {
   }
   lkl_sys_close(ufd(static_cast<int>(fd)));
   return text;
+}
+
+std::string read_proc(const char *path) { return read_pseudo("proc", path).value_or(""); }
+
+// What the kernel shows of the boot parameters "KEY=VALUE" of --lkl-boot-param: {KEY: the value
+// in /sys/module/<module>/parameters/<name> for a KEY "<module>.<name>", or null when there is
+// none (a parameter the kernel does not know, or no module parameter).
+nlohmann::ordered_json boot_params_seen(const std::vector<std::string> &params) {
+  nlohmann::ordered_json seen = nlohmann::ordered_json::object();
+  for (const auto &param : params) {
+    const std::string key = param.substr(0, param.find('='));
+    const size_t dot = key.find('.');
+    std::optional<std::string> value;
+    if (dot != std::string::npos && dot > 0 && dot + 1 < key.size() &&
+        key.find('/') == std::string::npos)
+      value = read_pseudo(
+          "sysfs", "/sysfs/module/" + key.substr(0, dot) + "/parameters/" + key.substr(dot + 1));
+    if (value) {
+      while (!value->empty() && value->back() == '\n') value->pop_back();
+      seen[key] = *value;
+    } else {
+      seen[key] = nullptr;
+    }
+  }
+  return seen;
 }
 
 // Fields of a /proc/<pid>/task/<tid>/status file: {"Name": ..., "Cpus_allowed_list": ...}.
@@ -235,6 +260,10 @@ class LklSockets final : public SocketOps {
         {"caller_cpus_allowed", thread_status("/proc/thread-self/status")["Cpus_allowed_list"]},
         {"other_threads", other_threads()},
         {"kernel_notes", kernel_notes()}};
+    if (!config_.boot_params.empty()) {
+      d["boot_params"] = config_.boot_params;
+      d["observed"]["boot_params"] = boot_params_seen(config_.boot_params);
+    }
     if (!config_.netdev.empty() && config_.netdev != "loopback") {
       d["offload"] = config_.offload;
       d["busy_poll_us"] = config_.busy_poll_us;
@@ -378,6 +407,7 @@ std::string LklConfig::boot_cmdline() const {
   std::string line = cmdline;
   if (!syscall_mode.empty()) line += " lkl.syscall=" + syscall_mode;
   if (!pin_cpu.empty()) line += " lkl.pin_cpu=" + pin_cpu;
+  for (const auto &param : boot_params) line += " " + param;
   return line;
 }
 

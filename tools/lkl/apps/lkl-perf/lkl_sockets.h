@@ -28,6 +28,8 @@ struct LklConfig {
   // Boot parameters appended to cmdline when set (empty: the kernel's default):
   std::string syscall_mode;  // lkl.syscall=shadow|direct: how application threads enter it
   std::string pin_cpu;       // lkl.pin_cpu=off|auto|N: the host CPU of its own threads
+  // More boot parameters, "KEY=VALUE" each, appended after those above in this order.
+  std::vector<std::string> boot_params;
 
   // cmdline with the boot parameters above.
   std::string boot_cmdline() const;

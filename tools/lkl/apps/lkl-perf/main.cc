@@ -108,6 +108,10 @@ void usage(FILE *out) {
       "      --lkl-pin off|auto|N    host CPU of the library's own threads (boot parameter\n"
       "                              lkl.pin_cpu=); auto: the last CPU this process may use.\n"
       "                              The JSON's stack.observed shows the threads' CPUs\n"
+      "      --lkl-boot-param KEY=VALUE  a boot parameter appended to the command line\n"
+      "                              (repeatable), e.g. lkl.direct_irq=0; the JSON's\n"
+      "                              stack.observed.boot_params has the value the kernel\n"
+      "                              shows in /sys/module (null: unknown to it)\n"
       "      --lkl-netdev DEV        loopback (default), tap:<ifname>, raw:<ifname>, or\n"
       "                              shm:<name>: a shared-memory link to the one other\n"
       "                              process that names it (same network namespace); the\n"
@@ -209,6 +213,16 @@ std::string parse_pin(const std::string &text) {
   return std::to_string(cpu);
 }
 
+// --lkl-boot-param: KEY=VALUE, one word of the command line (no blanks or quotes, which the
+// kernel would split or strip).
+std::string parse_boot_param(const std::string &text) {
+  const size_t eq = text.find('=');
+  if (eq == 0 || eq == std::string::npos || text.find_first_of(" \t\n\"") != std::string::npos)
+    throw UsageError("--lkl-boot-param: expected KEY=VALUE without blanks or quotes, got \"" +
+                     text + "\"");
+  return text;
+}
+
 Options parse(int argc, char **argv) {
   if (argc < 2) throw UsageError("missing role: server, client or loopback");
   Options o;
@@ -241,6 +255,7 @@ Options parse(int argc, char **argv) {
     kLklFeatures,
     kLklSyscall,
     kLklPin,
+    kLklBootParam,
     kBatch,
     kSleepUs,
   };
@@ -273,6 +288,7 @@ Options parse(int argc, char **argv) {
       {"lkl-features", required_argument, nullptr, kLklFeatures},
       {"lkl-syscall", required_argument, nullptr, kLklSyscall},
       {"lkl-pin", required_argument, nullptr, kLklPin},
+      {"lkl-boot-param", required_argument, nullptr, kLklBootParam},
       {"batch", required_argument, nullptr, kBatch},
       {"sleep-us", required_argument, nullptr, kSleepUs},
       {nullptr, 0, nullptr, 0},
@@ -406,6 +422,10 @@ Options parse(int argc, char **argv) {
         break;
       case kLklPin:
         o.lkl.pin_cpu = parse_pin(arg);
+        o.lkl_options = true;
+        break;
+      case kLklBootParam:
+        o.lkl.boot_params.push_back(parse_boot_param(arg));
         o.lkl_options = true;
         break;
       case kBatch:

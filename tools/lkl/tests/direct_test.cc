@@ -59,6 +59,20 @@ long WriteParam(const char *value) {
   return ret;
 }
 
+// A TCP socket listening on 127.0.0.1 at a free port (its address in @addr), or a negative errno.
+long ListenOnLoopback(int backlog, struct lkl_sockaddr_in *addr) {
+  const long fd = lkl_sys_socket(LKL_AF_INET, LKL_SOCK_STREAM, 0);
+  if (fd < 0) return fd;
+  *addr = LoopbackAddr(0);
+  int len = sizeof(*addr);
+  long ret = lkl_sys_bind(static_cast<int>(fd), SockAddr(addr), sizeof(*addr));
+  if (ret == 0) ret = lkl_sys_getsockname(static_cast<int>(fd), SockAddr(addr), &len);
+  if (ret == 0) ret = lkl_sys_listen(static_cast<int>(fd), backlog);
+  if (ret == 0) return fd;
+  lkl_sys_close(static_cast<unsigned int>(fd));
+  return ret;
+}
+
 // Restores the binary's mode when a test that changes it ends.
 class ModeGuard {
  public:
@@ -197,13 +211,9 @@ TEST(DirectTest, UnixPingPong) {
 TEST(DirectTest, TcpLoopbackPingPong) {
   Watchdog watchdog(120s, "TCP loopback ping-pong");
   constexpr int kConns = 4, kRounds = 500;
-  long lsock = lkl_sys_socket(LKL_AF_INET, LKL_SOCK_STREAM, 0);
+  struct lkl_sockaddr_in addr;
+  const long lsock = ListenOnLoopback(kConns, &addr);
   ASSERT_LKL_OK(lsock);
-  struct lkl_sockaddr_in addr = LoopbackAddr(0);
-  ASSERT_LKL_OK(lkl_sys_bind(static_cast<int>(lsock), SockAddr(&addr), sizeof(addr)));
-  int len = sizeof(addr);
-  ASSERT_LKL_OK(lkl_sys_getsockname(static_cast<int>(lsock), SockAddr(&addr), &len));
-  ASSERT_LKL_OK(lkl_sys_listen(static_cast<int>(lsock), kConns));
 
   std::vector<long> errors(2 * kConns, 0);
   std::vector<std::thread> threads;
@@ -472,13 +482,9 @@ TEST(DirectTest, FirstCallsWhileOthersAreBlocked) {
   Watchdog watchdog(60s, "first calls of new threads");
   int p[2];
   ASSERT_LKL_OK(lkl_sys_pipe2(p, 0));
-  long lsock = lkl_sys_socket(LKL_AF_INET, LKL_SOCK_STREAM, 0);
+  struct lkl_sockaddr_in addr;
+  const long lsock = ListenOnLoopback(1, &addr);
   ASSERT_LKL_OK(lsock);
-  struct lkl_sockaddr_in addr = LoopbackAddr(0);
-  ASSERT_LKL_OK(lkl_sys_bind(static_cast<int>(lsock), SockAddr(&addr), sizeof(addr)));
-  int len = sizeof(addr);
-  ASSERT_LKL_OK(lkl_sys_getsockname(static_cast<int>(lsock), SockAddr(&addr), &len));
-  ASSERT_LKL_OK(lkl_sys_listen(static_cast<int>(lsock), 1));
 
   std::atomic<int> stage{0};
   long a_ret = 0, b_ret = 0, b_accept = 0, c_ret = 0;

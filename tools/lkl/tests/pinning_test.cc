@@ -205,6 +205,17 @@ TEST(PinningTest, KernelThreadsOnlyNowAndLater) {
   EXPECT_CHILD_OK(r);
 }
 
+// Sends the kernel's console (read once, at its first message) to a new temporary file; returns
+// its path, empty on error.
+std::string ConsoleToFile() {
+  char path[] = "/tmp/lkl-pin-console-XXXXXX";
+  const int fd = mkstemp(path);
+  if (fd < 0) return {};
+  close(fd);
+  setenv("LKL_CONSOLE", path, 1);
+  return path;
+}
+
 // Boots with @option (lkl.pin_cpu=... or nothing) and the console in a file; checks where the
 // kernel threads run (@expect_cpus, empty: the process's own mask) and that the console has
 // @message, if any.
@@ -212,11 +223,8 @@ ChildResult BootWith(const std::string &option, const std::string &expect_cpus,
                      const std::string &message) {
   return RunInChild([&] {
     Watchdog watchdog(60s, "boot with \"" + option + "\"");
-    char path[] = "/tmp/lkl-pin-console-XXXXXX";
-    const int fd = mkstemp(path);
-    ASSERT_GE(fd, 0) << std::strerror(errno);
-    close(fd);
-    setenv("LKL_CONSOLE", path, 1);
+    const std::string path = ConsoleToFile();
+    ASSERT_FALSE(path.empty()) << std::strerror(errno);
     const std::string app_cpus = CpusAllowed(Gettid());
     {
       lkl::Kernel kernel("mem=64M loglevel=4 " + option);
@@ -225,7 +233,7 @@ ChildResult BootWith(const std::string &option, const std::string &expect_cpus,
       EXPECT_EQ(kernel.halt(), 0);
     }
     const std::string console = ReadHostFile(path);
-    unlink(path);
+    unlink(path.c_str());
     if (!message.empty()) {
       EXPECT_TRUE(Contains(console, message)) << console;
     }
@@ -284,11 +292,8 @@ TEST(PinningTest, HostWithoutPinning) {
     Watchdog watchdog(60s, "boot without pinning");
     EXPECT_LKL_ERR(lkl_pin_kernel_threads(0), LKL_EINVAL) << "before lkl_init()";
 
-    char path[] = "/tmp/lkl-pin-console-XXXXXX";
-    const int fd = mkstemp(path);
-    ASSERT_GE(fd, 0) << std::strerror(errno);
-    close(fd);
-    setenv("LKL_CONSOLE", path, 1);
+    const std::string path = ConsoleToFile();
+    ASSERT_FALSE(path.empty()) << std::strerror(errno);
     const std::string app_cpus = CpusAllowed(Gettid());
     static lkl_host_operations ops = lkl_host_ops;
     ops.pin_kernel_threads = nullptr;
@@ -301,7 +306,7 @@ TEST(PinningTest, HostWithoutPinning) {
     lkl_cleanup();
 
     const std::string console = ReadHostFile(path);
-    unlink(path);
+    unlink(path.c_str());
     const std::string notice = "lkl: the host operations cannot pin threads";
     const size_t at = console.find(notice);
     EXPECT_NE(at, std::string::npos) << console;

@@ -218,6 +218,7 @@ struct kick {
 	int kicked;
 	int ran;
 	int seen;
+	int state;
 	struct task_struct *k;
 };
 
@@ -257,11 +258,18 @@ static long yield_fn(void *arg)
 
 	WRITE_ONCE(o->kicked, 1);
 	wake_up_process(o->k);
-	/* schedule() while running, as yield() does: others go first. */
+	/*
+	 * schedule() while running and borrowed: the caller lets the CPU go
+	 * with the task queued instead of spinning with it, and resumes as
+	 * rq->curr. Which of the two queued tasks the scheduler runs first is
+	 * its choice; then sleep a tick at a time until the other has run.
+	 */
+	schedule();
+	o->state = lkl_direct_test_state(current->thread.shadow);
 	for (i = 0; i < 100 && !READ_ONCE(o->ran); i++)
-		schedule();
+		schedule_timeout_uninterruptible(1);
 	o->seen = READ_ONCE(o->ran);
-	return lkl_direct_test_state(current->thread.shadow);
+	return 0;
 }
 
 static int kick_ran(struct kick *o)
@@ -297,7 +305,7 @@ static void lkl_direct_wakeup_order(struct kunit *test)
 	kick_stop(&o);
 }
 
-/* Scheduling while running lets a runnable kernel thread go first. */
+/* Scheduling while running parks the caller with its task queued. */
 static void lkl_direct_yield(struct kunit *test)
 {
 	struct foreign f = {};
@@ -306,9 +314,10 @@ static void lkl_direct_yield(struct kunit *test)
 	kick_start(test, &o);
 	foreign_start(test, &f, yield_fn, &o, 1);
 	foreign_wait(test, &f);
-	KUNIT_EXPECT_EQ(test, o.seen, 1);
+	KUNIT_EXPECT_EQ(test, f.ret, 0);
 	/* It was parked, queued, picked and resumed. */
-	KUNIT_EXPECT_EQ(test, f.ret, SHADOW_ADOPTED);
+	KUNIT_EXPECT_EQ(test, o.state, SHADOW_ADOPTED);
+	KUNIT_EXPECT_EQ(test, o.seen, 1);
 	kick_stop(&o);
 }
 

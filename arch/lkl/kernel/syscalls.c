@@ -17,10 +17,12 @@
  * during the borrow is a wake-up of current (which only sets TASK_RUNNING)
  * and nothing can be picked while the CPU is borrowed. If the call must
  * block, __schedule() calls arch_schedule_borrowed(): the task is left
- * asleep where its own host thread last slept, the caller gives the CPU
- * back and waits. When the scheduler picks the task, its own host thread
- * wakes and lends it to the caller, which from then on runs it as an
- * ordinary task until the call returns, and then hands it back.
+ * asleep where its own host thread last slept, the caller becomes the
+ * task's carrier, gives the CPU back and waits. When the scheduler picks
+ * the task, __switch_to() posts the caller, which finishes that switch
+ * (schedule_tail()) and from then on runs the task as an ordinary task.
+ * At the end of the call it puts the task to sleep again with a switch
+ * that hands it back to its own host thread, still waiting where it was.
  */
 #include <linux/errno.h>
 #include <linux/mm.h>
@@ -47,7 +49,6 @@ asmlinkage long sys_ni_syscall(void);
  * struct lkl_shadow - a host thread's shadow task
  * @task: the shadow task, NULL until it has started
  * @done: the host thread waits here for a result or for its task
- * @home_sem: the task's own host thread waits here while the task is lent
  * @host: the host thread
  * @call_jb: where a direct call of the host thread lands at halt
  * @saved_ti: thread_info that a direct call replaced (the idle task's)
@@ -56,6 +57,7 @@ asmlinkage long sys_ni_syscall(void);
  * @no: syscall number of the request
  * @params: its arguments
  * @ret: its result
+ * @released: halt has released the host thread from a direct call
  * @pending: a request waits for the shadow task
  * @busy: the host thread waits for a result
  * @exit: the host thread has exited: end the shadow task
@@ -67,7 +69,6 @@ asmlinkage long sys_ni_syscall(void);
 struct lkl_shadow {
 	struct task_struct *task;
 	struct lkl_sem *done;
-	struct lkl_sem *home_sem;
 	lkl_thread_t host;
 	struct lkl_jmp_buf *call_jb;
 	struct thread_info *saved_ti;
@@ -76,6 +77,7 @@ struct lkl_shadow {
 	long no;
 	long params[6];
 	long ret;
+	bool released;
 	bool pending;
 	bool busy;
 	bool exit;
@@ -143,20 +145,12 @@ int lkl_set_syscall_mode(int mode)
 	return __atomic_exchange_n(&syscall_mode, mode, __ATOMIC_RELAXED);
 }
 
-/*
- * After halt a host thread drops its shadow's host semaphores itself: done
- * always, home_sem if the shadow task never started (else the halting
- * thread does, in lkl_syscalls_finish_halt()).
- */
+/* After halt a host thread drops its shadow's host semaphore itself. */
 static void shadow_drop(struct lkl_shadow *sh)
 {
 	if (sh->done)
 		lkl_ops->sem_free(sh->done);
 	sh->done = NULL;
-	if (!sh->task && sh->home_sem)
-		lkl_ops->sem_free(sh->home_sem);
-	if (!sh->task)
-		sh->home_sem = NULL;
 	lkl_ops->tls_set(shadow_key, NULL);
 }
 
@@ -190,32 +184,6 @@ static long run_syscall(struct lkl_shadow *sh)
 	return ret;
 }
 
-/*
- * The scheduler picked a shadow task whose direct call had blocked: give
- * the CPU and the task to the caller, which goes on with the call as the
- * task's carrier, and wait until it hands both back. Runs on the task's
- * own host thread as current.
- */
-static void shadow_lend(struct lkl_shadow *sh)
-{
-	struct task_struct *task = current;
-	struct lkl_jmp_buf *home_jb = task->thread.exit_jb;
-
-	task->thread.exit_jb = sh->call_jb;
-	task->thread.carrier = sh->host;
-	task->thread.lend_sem = sh->home_sem;
-	sh->state = SHADOW_ADOPTED;
-	lkl_cpu_change_owner(sh->host);
-	lkl_ops->sem_up(sh->done);
-	lkl_ops->sem_down(sh->home_sem);
-	/* Given back, with the CPU: or released at halt, without. */
-	if (task->thread.dead)
-		lkl_ops->jmp_buf_longjmp(home_jb, 1);
-	task->thread.exit_jb = home_jb;
-	task->thread.carrier = task->thread.tid;
-	task->thread.lend_sem = NULL;
-}
-
 static int shadow_main(void *arg)
 {
 	struct lkl_shadow *sh = arg;
@@ -224,15 +192,11 @@ static int shadow_main(void *arg)
 	current->thread.shadow = sh;
 	for (;;) {
 		set_current_state(TASK_IDLE);
-		if (!sh->pending && !sh->exit && sh->state != SHADOW_PARKED) {
+		if (!sh->pending && !sh->exit) {
 			schedule();
 			continue;
 		}
 		__set_current_state(TASK_RUNNING);
-		if (sh->state == SHADOW_PARKED) {
-			shadow_lend(sh);
-			continue;
-		}
 		if (sh->exit)
 			break;
 		sh->pending = false;
@@ -243,7 +207,6 @@ static int shadow_main(void *arg)
 	list_del(&sh->node);
 	current->thread.shadow = NULL;
 	lkl_ops->sem_free(sh->done);
-	lkl_ops->sem_free(sh->home_sem);
 	kfree(sh);
 	return 0;
 }
@@ -285,14 +248,6 @@ void lkl_host_process_serve(void)
 	}
 }
 
-static void shadow_free_sems(struct lkl_shadow *sh)
-{
-	if (sh->done)
-		lkl_ops->sem_free(sh->done);
-	if (sh->home_sem)
-		lkl_ops->sem_free(sh->home_sem);
-}
-
 static struct lkl_shadow *shadow_alloc(void)
 {
 	struct lkl_shadow *sh = kzalloc(sizeof(*sh), GFP_ATOMIC);
@@ -301,8 +256,7 @@ static struct lkl_shadow *shadow_alloc(void)
 	if (!sh)
 		return NULL;
 	sh->done = lkl_ops->sem_alloc(0);
-	sh->home_sem = lkl_ops->sem_alloc(0);
-	if (!sh->done || !sh->home_sem)
+	if (!sh->done)
 		goto fail;
 	sh->host = lkl_ops->thread_self();
 	if (lkl_ops->thread_stack)
@@ -313,7 +267,8 @@ static struct lkl_shadow *shadow_alloc(void)
 		goto fail;
 	return sh;
 fail:
-	shadow_free_sems(sh);
+	if (sh->done)
+		lkl_ops->sem_free(sh->done);
 	kfree(sh);
 	return NULL;
 }
@@ -337,7 +292,7 @@ static void shadow_destructor(void *data)
 		wake_up_process(sh->task);
 	} else {
 		list_del(&sh->queue);
-		shadow_free_sems(sh);
+		lkl_ops->sem_free(sh->done);
 		kfree(sh);
 	}
 	lkl_cpu_put();
@@ -399,11 +354,19 @@ static void direct_body(void)
 	sh->ret = run_syscall(sh);
 
 	if (sh->state == SHADOW_ADOPTED) {
-		/* The task is rq->curr on this thread: hand both back. */
+		/*
+		 * The task is rq->curr on this thread: put it to sleep. The
+		 * switch hands it back to its own host thread and returns
+		 * this one to direct_call(). A wake-up that comes before the
+		 * task is dequeued makes schedule() return: try again.
+		 */
 		sh->state = SHADOW_IDLE;
-		lkl_cpu_change_owner(task->thread.tid);
-		lkl_ops->sem_up(sh->home_sem);
-		return;
+		for (;;) {
+			set_current_state(TASK_IDLE);
+			task->thread.hand_back = true;
+			schedule();
+			task->thread.hand_back = false;
+		}
 	}
 	/* Asleep in shadow_main() again, where its host thread waits. */
 	clear_tsk_need_resched(task);
@@ -493,6 +456,10 @@ void arch_schedule_borrowed(bool preempt)
 
 	sh->state = SHADOW_PARKED;
 	task->thread.frame = __builtin_frame_address(0);
+	/* The next switch to the task posts us, not its own host thread. */
+	task->thread.carrier = sh->host;
+	task->thread.switch_sem = sh->done;
+	task->thread.borrow_jb = sh->call_jb;
 	lkl_current_ti = sh->saved_ti;
 	if (requeue) {
 		/* Only now: woken as current it would not be queued. */
@@ -506,7 +473,15 @@ void arch_schedule_borrowed(bool preempt)
 	lkl_ops->sem_down(sh->done);
 	if (__atomic_load_n(&halted, __ATOMIC_ACQUIRE))
 		lkl_ops->jmp_buf_longjmp(sh->call_jb, 1);
-	/* shadow_lend() made us the task's carrier and the CPU's owner. */
+	/*
+	 * __switch_to() switched to the task and made us the CPU's owner:
+	 * finish that switch, as a task's first run does. preempt_disable()
+	 * balances the enable in schedule_tail(): __schedule_loop() has its
+	 * own.
+	 */
+	sh->state = SHADOW_ADOPTED;
+	preempt_disable();
+	schedule_tail(task->thread.prev_sched);
 }
 
 /**
@@ -593,13 +568,12 @@ struct lkl_shadow *lkl_direct_test_shadow(struct task_struct **task)
 	if (!sh)
 		return NULL;
 	sh->done = lkl_ops->sem_alloc(0);
-	sh->home_sem = lkl_ops->sem_alloc(0);
 	INIT_LIST_HEAD(&sh->node);
 	INIT_LIST_HEAD(&sh->queue);
-	t = sh->done && sh->home_sem ?
-		kthread_run(shadow_main, sh, "lkl-direct-test") : NULL;
+	t = sh->done ? kthread_run(shadow_main, sh, "lkl-direct-test") : NULL;
 	if (IS_ERR_OR_NULL(t)) {
-		shadow_free_sems(sh);
+		if (sh->done)
+			lkl_ops->sem_free(sh->done);
 		kfree(sh);
 		return NULL;
 	}
@@ -659,6 +633,7 @@ void lkl_syscalls_release_waiters(long err)
 			continue;
 		if (sh->state == SHADOW_PARKED) {
 			/* It leaves arch_schedule_borrowed() for its call_jb. */
+			sh->released = true;
 			lkl_ops->sem_up(sh->done);
 			lkl_ops->sem_down(halt_ack);
 			continue;
@@ -677,16 +652,21 @@ void lkl_syscalls_release_waiters(long err)
 }
 
 /**
- * lkl_syscalls_kill_lent - release a lent shadow task's two threads (at halt)
- * @task: the shadow task, marked dead and its sched_sem posted
+ * lkl_syscalls_kill_lent - release the borrower of a shadow task (at halt)
+ * @task: the shadow task, marked dead, its own host thread's semaphore
+ *	posted
  *
- * The borrower, parked in __switch_to() or about to, leaves for the call_jb
- * of its direct call; the task's own host thread leaves from shadow_lend().
- * Returns once the borrower is off the task's semaphores.
+ * The borrower waits in __switch_to() on its own semaphore and leaves for
+ * the call_jb of its direct call. Returns once it is off that semaphore.
  */
 void lkl_syscalls_kill_lent(struct task_struct *task)
 {
-	lkl_ops->sem_up(task->thread.lend_sem);
+	struct lkl_shadow *sh = task->thread.shadow;
+
+	if (!sh || sh->released)
+		return;
+	sh->released = true;
+	lkl_ops->sem_up(task->thread.switch_sem);
 	lkl_ops->sem_down(halt_ack);
 }
 
@@ -711,17 +691,8 @@ void lkl_syscalls_finish_halt(void)
 			break;
 		}
 	}
-	/*
-	 * Every other shadow task's threads are gone or released: nobody waits
-	 * on these any more. A host thread that is still there frees its own
-	 * done semaphore, and home_sem too if its shadow task never started
-	 * (shadow_drop()).
-	 */
+	/* Its host thread exited before its shadow task could end. */
 	list_for_each_entry(sh, &shadows, node) {
-		if (sh->task && sh->home_sem)
-			lkl_ops->sem_free(sh->home_sem);
-		sh->home_sem = NULL;
-		/* Its host thread exited before its shadow task could end. */
 		if (sh->exit && sh->done)
 			lkl_ops->sem_free(sh->done);
 		if (sh->exit)

@@ -76,6 +76,7 @@ int copy_thread(struct task_struct *p, const struct kernel_clone_args *args)
 		return -EAGAIN;
 	}
 	p->thread.carrier = p->thread.tid;
+	p->thread.switch_sem = p->thread.sched_sem;
 	return 0;
 }
 
@@ -85,8 +86,8 @@ static void task_thread_kill(struct task_struct *task)
 	if (task->thread.tid) {
 		task->thread.dead = true;
 		lkl_ops->sem_up(task->thread.sched_sem);
-		/* A lent shadow task: release the borrower, then the owner. */
-		if (task->thread.lend_sem)
+		/* A borrowed shadow task: release the borrower too. */
+		if (task->thread.switch_sem != task->thread.sched_sem)
 			lkl_syscalls_kill_lent(task);
 		lkl_ops->thread_join(task->thread.tid);
 		task->thread.tid = 0;
@@ -94,6 +95,7 @@ static void task_thread_kill(struct task_struct *task)
 	if (task->thread.sched_sem) {
 		lkl_ops->sem_free(task->thread.sched_sem);
 		task->thread.sched_sem = NULL;
+		task->thread.switch_sem = NULL;
 	}
 }
 
@@ -121,6 +123,8 @@ struct task_struct *__switch_to(struct task_struct *prev,
 {
 	struct thread_struct *p = &prev->thread;
 	struct lkl_jmp_buf *exit_jb = p->exit_jb;
+	struct lkl_sem *wait_sem = p->switch_sem;
+	struct lkl_jmp_buf *borrow_jb;
 
 	next->thread.prev_sched = prev;
 	lkl_current_ti = task_thread_info(next);
@@ -130,16 +134,34 @@ struct task_struct *__switch_to(struct task_struct *prev,
 		/* The task is gone: its host thread ends without a join. */
 		p->tid = 0;
 		lkl_ops->thread_detach();
-		lkl_ops->sem_up(next->thread.sched_sem);
+		lkl_ops->sem_up(next->thread.switch_sem);
 		lkl_ops->jmp_buf_longjmp(exit_jb, 1);
 	}
 
 	/* Where a stack trace of the parked task starts. */
 	p->frame = __builtin_frame_address(0);
-	lkl_ops->sem_up(next->thread.sched_sem);
-	lkl_ops->sem_down(p->sched_sem);
-	if (p->dead)
+	if (p->hand_back) {
+		/*
+		 * A borrower is done with a shadow task: the task's own host
+		 * thread waits where the task last switched out and carries it
+		 * from its next switch in; the borrower leaves the kernel.
+		 */
+		borrow_jb = p->borrow_jb;
+		p->hand_back = false;
+		p->borrow_jb = NULL;
+		p->carrier = p->tid;
+		p->switch_sem = p->sched_sem;
+		lkl_ops->sem_up(next->thread.switch_sem);
+		lkl_ops->jmp_buf_longjmp(borrow_jb, 1);
+	}
+	lkl_ops->sem_up(next->thread.switch_sem);
+	lkl_ops->sem_down(wait_sem);
+	if (p->dead) {
+		/* Halt: a borrower leaves for its call, the own thread ends. */
+		if (wait_sem != p->sched_sem)
+			lkl_ops->jmp_buf_longjmp(p->borrow_jb, 1);
 		lkl_thread_leave(prev);
+	}
 	return p->prev_sched;
 }
 
@@ -154,6 +176,7 @@ int lkl_threads_init(void)
 	init_task.thread.carrier = init_task.thread.tid;
 	init_task.thread.exit_jb = &lkl_boot_jb;
 	init_task.thread.sched_sem = lkl_ops->sem_alloc(0);
+	init_task.thread.switch_sem = init_task.thread.sched_sem;
 	return init_task.thread.sched_sem ? 0 : -ENOMEM;
 }
 

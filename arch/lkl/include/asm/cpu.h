@@ -33,7 +33,7 @@ enum lkl_shadow_state {
 	SHADOW_IDLE,		/* asleep in shadow_main(), or running a request */
 	SHADOW_BORROWED,	/* current on the caller's thread, not rq->curr */
 	SHADOW_PARKED,		/* blocked in a direct call, the caller waits */
-	SHADOW_ADOPTED,		/* lent to the caller: rq->curr on its thread */
+	SHADOW_ADOPTED,		/* switched to on the caller: rq->curr there */
 };
 
 typedef long (*lkl_syscall_fn_t)(long, long, long, long, long, long);

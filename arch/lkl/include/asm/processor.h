@@ -14,8 +14,13 @@ struct lkl_shadow;
  * @sched_sem: the host thread waits here while the task is switched out
  * @tid: the host thread made for the task, 0 once it has left
  * @carrier: the host thread that runs the task when it is switched to:
- *	@tid, or the application thread a shadow task is lent to
- * @lend_sem: while the task is lent, @tid waits here for it to come back
+ *	@tid, or the application thread that borrowed a shadow task
+ * @switch_sem: where @carrier waits while the task is switched out:
+ *	@sched_sem, or the borrower's own semaphore
+ * @borrow_jb: while a borrower carries the task: where it leaves the kernel
+ *	at halt or when @hand_back is set
+ * @hand_back: the borrower gives the task back to @tid at its next switch
+ *	out, instead of waiting for the next switch in
  * @shadow: the host thread a shadow task works for, NULL for other tasks
  * @exit_jb: context that returns the host thread to its start routine
  * @dead: the kernel is halting: the host thread must leave, not run
@@ -29,7 +34,9 @@ struct thread_struct {
 	struct lkl_sem *sched_sem;
 	lkl_thread_t tid;
 	lkl_thread_t carrier;
-	struct lkl_sem *lend_sem;
+	struct lkl_sem *switch_sem;
+	struct lkl_jmp_buf *borrow_jb;
+	bool hand_back;
 	struct lkl_shadow *shadow;
 	struct lkl_jmp_buf *exit_jb;
 	bool dead;

@@ -196,7 +196,7 @@ static long pingpong_fn(void *arg)
 /*
  * Two foreign threads hand a token back and forth, one direct call per
  * move: each waits for the other's wake-up, which may come while it is
- * still borrowed, parked, being lent or handing its task back. A lost
+ * still borrowed, parked, being switched to or handing its task back. A lost
  * wake-up stops both.
  */
 static void lkl_direct_no_lost_wakeup(struct kunit *test)

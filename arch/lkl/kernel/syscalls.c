@@ -403,14 +403,14 @@ static bool direct_call(struct lkl_shadow *sh, long no, long *params,
 	memcpy(sh->params, params, sizeof(sh->params));
 	sh->call_jb = &jb;
 	lkl_ops->jmp_buf_set(&jb, direct_body);
-	/* Only a call cut short by halt leaves its task parked or lent. */
+	/* Only a call cut short by halt leaves its task parked or carried. */
 	if (READ_ONCE(sh->state) == SHADOW_IDLE) {
 		*ret = sh->ret;
 		return true;
 	}
 	/*
 	 * Released at halt from arch_schedule_borrowed() or from a switch of
-	 * the lent task: this thread has no CPU and the kernel is going away.
+	 * the task it carries: this thread has no CPU and the kernel is going away.
 	 * Drop what is ours, then let the halting thread go on.
 	 */
 	done = sh->done;
@@ -426,7 +426,7 @@ static bool direct_call(struct lkl_shadow *sh, long no, long *params,
  * __schedule() found current borrowed (see the top of this file). Called
  * with interrupts disabled; returns with them enabled, with current still
  * running on this thread: either at once, or once the scheduler picked it
- * and its own host thread lent it to us.
+ * and switched to it, which posted us.
  */
 void arch_schedule_borrowed(bool preempt)
 {
@@ -652,14 +652,14 @@ void lkl_syscalls_release_waiters(long err)
 }
 
 /**
- * lkl_syscalls_kill_lent - release the borrower of a shadow task (at halt)
+ * lkl_syscalls_release_borrower - release a shadow task's borrower (at halt)
  * @task: the shadow task, marked dead, its own host thread's semaphore
  *	posted
  *
  * The borrower waits in __switch_to() on its own semaphore and leaves for
  * the call_jb of its direct call. Returns once it is off that semaphore.
  */
-void lkl_syscalls_kill_lent(struct task_struct *task)
+void lkl_syscalls_release_borrower(struct task_struct *task)
 {
 	struct lkl_shadow *sh = task->thread.shadow;
 

@@ -88,7 +88,7 @@ static void task_thread_kill(struct task_struct *task)
 		lkl_ops->sem_up(task->thread.sched_sem);
 		/* A borrowed shadow task: release the borrower too. */
 		if (task->thread.switch_sem != task->thread.sched_sem)
-			lkl_syscalls_kill_lent(task);
+			lkl_syscalls_release_borrower(task);
 		lkl_ops->thread_join(task->thread.tid);
 		task->thread.tid = 0;
 	}

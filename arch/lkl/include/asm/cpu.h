@@ -43,7 +43,7 @@ int lkl_syscalls_init(void);
 void lkl_syscalls_cleanup(void);
 void lkl_syscalls_release_waiters(long err);
 void __noreturn lkl_syscalls_finish_halt(void);
-void lkl_syscalls_kill_lent(struct task_struct *task);
+void lkl_syscalls_release_borrower(struct task_struct *task);
 
 /* For the direct syscall KUnit suite (kernel/direct_kunit.c). */
 struct lkl_shadow;

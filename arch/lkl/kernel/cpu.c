@@ -159,7 +159,7 @@ static void cpu_idle_retick(void)
 {
 	unsigned long flags;
 
-	if (!IS_ENABLED(CONFIG_NO_HZ_COMMON) || !is_idle_task(current))
+	if (!is_idle_task(current))
 		return;
 	local_irq_save(flags);
 	if (!need_resched() &&
@@ -193,7 +193,9 @@ void lkl_cpu_put(void)
 		local_irq_enable();
 		lkl_ops->mutex_lock(cpu.lock);
 	}
-	if (cpu.idle_waiting && !cpu.shutdown && !irqs_disabled()) {
+	/* Only a NO_HZ kernel has a tick decision to take: no extra lock trip. */
+	if (IS_ENABLED(CONFIG_NO_HZ_COMMON) && cpu.idle_waiting &&
+	    !cpu.shutdown && !irqs_disabled()) {
 		lkl_ops->mutex_unlock(cpu.lock);
 		cpu_idle_retick();
 		lkl_ops->mutex_lock(cpu.lock);

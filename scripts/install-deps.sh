@@ -39,6 +39,8 @@ iproute2           ip
 curl               curl
 nginx-light        nginx
 sockperf           sockperf
+ethtool            ethtool
+nftables           nft
 '
 # What only make bench needs (scripts/bench.sh: its charts), installed with --bench only.
 BENCH_DEPS='

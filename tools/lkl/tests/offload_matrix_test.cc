@@ -10,6 +10,9 @@
 // than the MTU crossed the link in a direction exactly when TSO of that family is on in that
 // direction, and the frames carried partial checksums (NEEDS_CSUM: none computed by the sender)
 // exactly when checksum offload is on, with no checksum completed in software by the device.
+// Over TAP the matrix runs once more with ECN: the host's nftables mark packets CE both ways, and
+// the segments that then carry CWR must cross as GSO frames with the ECN bit exactly when ECN
+// offload of that direction (and TSO) is on.
 //
 // Over shm, the second instance gets the mirror image of the mask (HOST_TSO4 here is GUEST_TSO4
 // there, and so on), since nothing on the link itself segments or checksums frames: a side that
@@ -25,6 +28,7 @@
 #include <array>
 #include <memory>
 #include <optional>
+#include <regex>
 #include <stdexcept>
 #include <vector>
 
@@ -751,6 +755,120 @@ TEST_P(OffloadMatrixTest, TcpBothWaysBytesAndCounters) {
   }
 }
 
+// ---- ECN: large segments that carry CWR ---------------------------------------------------------
+
+// Congestion on a TAP link, as an ECN-capable router would signal it: the host's nftables mark
+// one ECT(0) packet in kMarkEvery CE, both ways, as long as the object lives.
+class CeMarking {
+ public:
+  static constexpr int kMarkEvery = 8;
+
+  explicit CeMarking(const std::string &tap) : table_("omce_" + tap) {
+    const std::string mark = " ecn ect0 numgen random mod " + std::to_string(kMarkEvery) + " 0 ";
+    const std::string ce = " ecn set ce counter";
+    const std::string rules[] = {
+        "add table inet " + table_,
+        "add chain inet " + table_ + " in { type filter hook prerouting priority 0 ; }",
+        "add chain inet " + table_ + " out { type filter hook postrouting priority 0 ; }",
+        "add rule inet " + table_ + " in iifname " + tap + " ip" + mark + "ip" + ce,
+        "add rule inet " + table_ + " in iifname " + tap + " ip6" + mark + "ip6" + ce,
+        "add rule inet " + table_ + " out oifname " + tap + " ip" + mark + "ip" + ce,
+        "add rule inet " + table_ + " out oifname " + tap + " ip6" + mark + "ip6" + ce,
+    };
+    for (const std::string &rule : rules) {
+      std::string out;
+      if (Shell("nft '" + rule + "'", &out) != 0) {
+        error_ = "nft " + rule + ": " + out;
+        return;
+      }
+    }
+  }
+  ~CeMarking() { Shell("nft delete table inet " + table_); }
+  CeMarking(const CeMarking &) = delete;
+  CeMarking &operator=(const CeMarking &) = delete;
+
+  const std::string &error() const { return error_; }
+
+  // Packets marked so far on their way into the host ("in") or out to the library ("out"); -1 if
+  // nft cannot tell.
+  long long Marked(const std::string &chain) const {
+    std::string out;
+    if (Shell("nft list chain inet " + table_ + " " + chain, &out) != 0) return -1;
+    static const std::regex kCounter("counter packets ([0-9]+)");
+    long long sum = 0;
+    for (std::sregex_iterator it(out.begin(), out.end(), kCounter), end; it != end; ++it)
+      sum += std::stoll((*it)[1].str());
+    return sum;
+  }
+
+ private:
+  std::string table_, error_;
+};
+
+// The library asks for ECN on its connections (the host, at the default 2, accepts it) while the
+// object lives.
+class LklEcn {
+ public:
+  LklEcn() : before_(lkl::sysctl("net.ipv4.tcp_ecn")) { lkl::sysctl("net.ipv4.tcp_ecn", "1"); }
+  ~LklEcn() { lkl_sysctl("net.ipv4.tcp_ecn", before_.c_str()); }
+  LklEcn(const LklEcn &) = delete;
+  LklEcn &operator=(const LklEcn &) = delete;
+
+ private:
+  std::string before_;
+};
+
+// With ECN negotiated and some packets marked CE, each receiver echoes ECE and each sender marks
+// the first segment after its window reduction CWR. A TSO sender hands that segment on as a GSO
+// frame with the ECN bit (VIRTIO_NET_HDR_GSO_ECN) only when the receiving end negotiated it
+// (HOST_ECN for the library's driver, GUEST_ECN for the TAP, i.e. TUN_F_TSO_ECN); otherwise the
+// sending kernel cuts it in software. The bytes and the other counters must not change.
+class EcnMatrixTest : public OffloadMatrixTest {};
+
+TEST_P(EcnMatrixTest, CwrSegmentsCrossAsEcnGsoFrames) {
+  const MatrixParam p = GetParam();
+  const Combo &combo = kCombos[p.combo];
+  Link *link = MatrixEnvironment::instance->link(p.transport, p.combo);
+  ASSERT_NE(link, nullptr);
+  const CeMarking marking(link->Tap());
+  ASSERT_TRUE(marking.error().empty()) << marking.error();
+  const LklEcn ecn;
+
+  Watchdog watchdog(90s, std::string("ECN exchange over ") + combo.name);
+  Exchange x;
+  const lkl_netdev_stats before = link->device->stats();
+  ExchangeOverTap(*link, p.family, kBytes, &x);
+  const lkl_netdev_stats s = Delta(link->device->stats(), before);
+  if (HasFatalFailure()) return;
+  const long long to_lkl = marking.Marked("out"), to_host = marking.Marked("in");
+
+  std::printf(
+      "[ tap %-19s %s ECN ] library->host %7.1f Mbit/s, host->library %7.1f Mbit/s | CE packets "
+      "marked: to the library %lld, to the host %lld | GSO frames with ECN: tx %llu of %llu, rx "
+      "%llu of %llu\n",
+      combo.name, FamilyName(p.family), x.out_mbps, x.in_mbps, to_lkl, to_host, s.tx_gso_ecn,
+      s.tx_gso, s.rx_gso_ecn, s.rx_gso);
+  // Both directions were congested (else nothing below means anything).
+  EXPECT_GT(to_lkl, 0) << "no packet to the library was marked CE";
+  EXPECT_GT(to_host, 0) << "no packet to the host was marked CE";
+
+  const bool v6 = p.family == LKL_AF_INET6;
+  const unsigned f = combo.offload;
+  if ((f & kHostEcn) && (f & (v6 ? kHostTso6 : kHostTso4))) {
+    EXPECT_GT(s.tx_gso_ecn, 0u) << "HOST_ECN on, yet no CWR segment left as one GSO frame";
+    EXPECT_LE(s.tx_gso_ecn, s.tx_gso);
+  } else {
+    EXPECT_EQ(s.tx_gso_ecn, 0u) << "GSO frames with the ECN bit sent without HOST_ECN";
+  }
+  if ((f & kGuestEcn) && (f & (v6 ? kGuestTso6 : kGuestTso4))) {
+    EXPECT_GT(s.rx_gso_ecn, 0u) << "GUEST_ECN on, yet no CWR segment came in as one GSO frame";
+    EXPECT_LE(s.rx_gso_ecn, s.rx_gso);
+  } else {
+    EXPECT_EQ(s.rx_gso_ecn, 0u) << "GSO frames with the ECN bit delivered without GUEST_ECN";
+  }
+  CheckCounters("library", s, f, p.family);
+}
+
 void PrintTo(const MatrixParam &p, std::ostream *os) {
   *os << (p.transport == Transport::kTap ? "tap " : "shm ") << kCombos[p.combo].name << " ("
       << OffloadNames(kCombos[p.combo].offload) << ") " << FamilyName(p.family);
@@ -770,6 +888,9 @@ std::string ParamName(const ::testing::TestParamInfo<MatrixParam> &info) {
 INSTANTIATE_TEST_SUITE_P(Tap, OffloadMatrixTest, ::testing::ValuesIn(Params(Transport::kTap)),
                          ParamName);
 INSTANTIATE_TEST_SUITE_P(Shm, OffloadMatrixTest, ::testing::ValuesIn(Params(Transport::kShm)),
+                         ParamName);
+// Over the shm link nothing between the two instances could mark packets CE.
+INSTANTIATE_TEST_SUITE_P(Tap, EcnMatrixTest, ::testing::ValuesIn(Params(Transport::kTap)),
                          ParamName);
 
 // The mirror of a mask is what the other end of a link must negotiate.

@@ -88,6 +88,11 @@ struct lkl_netdev_stats {
    */
   unsigned long long rx_large, rx_gso, rx_csum_partial, rx_csum_valid;
   unsigned long long tx_large, tx_gso, tx_csum_partial;
+  /*
+   * GSO frames with VIRTIO_NET_HDR_GSO_ECN: segments whose first carries TCP CWR, sent as one
+   * (HOST_ECN) or received as one (GUEST_ECN). Without the feature the sender cuts them itself.
+   */
+  unsigned long long rx_gso_ecn, tx_gso_ecn;
 };
 
 /**

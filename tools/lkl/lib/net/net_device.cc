@@ -411,6 +411,7 @@ NetDevice::Rx NetDevice::rx_one() noexcept {
   bump(stats_.rx_bytes, frame_len);
   if (frame_len > kMaxStdFrame) bump(stats_.rx_large);
   if (hdr.gso_type != LKL_VIRTIO_NET_HDR_GSO_NONE) bump(stats_.rx_gso);
+  if (hdr.gso_type & LKL_VIRTIO_NET_HDR_GSO_ECN) bump(stats_.rx_gso_ecn);
   if (hdr.flags & LKL_VIRTIO_NET_HDR_F_NEEDS_CSUM) bump(stats_.rx_csum_partial);
   if (hdr.flags & LKL_VIRTIO_NET_HDR_F_DATA_VALID) bump(stats_.rx_csum_valid);
   return Rx::kDelivered;
@@ -483,6 +484,7 @@ bool NetDevice::tx_process() noexcept {
       bump(stats_.tx_bytes, frame_len);
       if (frame_len > kMaxStdFrame) bump(stats_.tx_large);
       if (tx_hdr_.gso_type != LKL_VIRTIO_NET_HDR_GSO_NONE) bump(stats_.tx_gso);
+      if (tx_hdr_.gso_type & LKL_VIRTIO_NET_HDR_GSO_ECN) bump(stats_.tx_gso_ecn);
       if (tx_hdr_.flags & LKL_VIRTIO_NET_HDR_F_NEEDS_CSUM) bump(stats_.tx_csum_partial);
     }
     txq.push(tx_chain_.head, 0);

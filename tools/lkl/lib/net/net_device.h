@@ -66,6 +66,7 @@ struct NetStats {
   std::atomic<std::uint64_t> rx_gso{0}, tx_gso{0};                    // with a GSO type
   std::atomic<std::uint64_t> rx_csum_partial{0}, tx_csum_partial{0};  // with NEEDS_CSUM
   std::atomic<std::uint64_t> rx_csum_valid{0};                        // with DATA_VALID
+  std::atomic<std::uint64_t> rx_gso_ecn{0}, tx_gso_ecn{0};            // GSO with the ECN bit
 };
 
 class NetDevice final : public virtio::VirtioDevice {

@@ -9,9 +9,9 @@ Writes, next to the JSON unless OUT_DIR is given, from bench.json:
                   the TAP and shared-memory paths, with host veth as reference lines
   rr-latency.png  TCP_RR latency per row of the table: p50 as the bar, up to p99 as the error bar
   rr-ladder.png   the RR ladder: 1-byte TCP_RR library to library over the shared-memory link
-                  per step (shadow, shadow+pin, direct, direct+busy, direct+busy+irq): p50 as
-                  the bar with its ratio to host veth, up to p99 as the error bar, host veth
-                  (and host loopback) p50 as lines
+                  per step (shadow, shadow+pin, direct, direct+busy, direct+busy+irq,
+                  direct+busy_read): p50 as the bar with its ratio to host veth, up to p99 as
+                  the error bar, host veth (and host loopback) p50 as lines
 and from syscall.json (the system-call table, told apart by its "kernels"):
   syscall.png     GETPID, PIPE_READ and TCP_RR per row (host, shadow, pinned, direct...): time
                   per call on a log scale, the ratio to the host on each bar, the runs' range
@@ -144,9 +144,11 @@ RR_STEP_LABELS = {
     "direct": "direct",
     "direct+busy": "direct\n+ busy poll",
     "direct+busy+irq": "direct\n+ busy poll\n+ direct IRQ",
+    "direct+busy_read": "direct\n+ socket\nbusy poll",
 }
 RR_STEP_COLORS = {"shadow": "#1f77b4", "shadow+pin": "#6baed6", "direct": "#d62728",
-                  "direct+busy": "#ff7f0e", "direct+busy+irq": "#2ca02c"}
+                  "direct+busy": "#ff7f0e", "direct+busy+irq": "#2ca02c",
+                  "direct+busy_read": "#9467bd"}
 
 
 def rr_ladder_chart(rr, machine, path):

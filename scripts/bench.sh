@@ -70,7 +70,7 @@
 # The RR ladder: 1-byte TCP_RR, library to library over the shared-memory link (the lkl-shm row:
 # two lkl-perf processes in this network namespace), for BENCH_RR_LADDER_SECONDS per run, the
 # median of BENCH_RR_LADDER_RUNS runs (each run goes through the references and every step), in
-# five steps, both ends configured alike:
+# six steps, both ends configured alike:
 #   shadow           --lkl-syscall shadow --lkl-pin off, boot parameter lkl.direct_irq=0
 #   shadow+pin       --lkl-syscall shadow, the server's library threads pinned to the first CPU
 #                    this process may use, the client's to the last (--lkl-pin N; one CPU: both
@@ -79,9 +79,15 @@
 #   direct+busy      and --lkl-busy-poll BENCH_RR_LADDER_BUSY_US (default 50) on both devices
 #   direct+busy+irq  and lkl.direct_irq=1 (the kernel's default: the device thread runs the
 #                    interrupt and the NAPI poll itself when the library's CPU is free)
+#   direct+busy_read --lkl-syscall direct, lkl.direct_irq=1, no device busy polling, and the
+#                    kernel's socket busy polling instead: net.core.busy_read
+#                    BENCH_RR_LADDER_BUSY_READ_US (default 200): a recv() with nothing to read
+#                    polls the device's NAPI context itself (the calling thread, with the CPU)
+#                    for up to that long before it sleeps, offering its host CPU in every
+#                    round (cpu_relax(): the relax host operation)
 # with host-veth and host-loopback TCP_RR, measured in the same run, as the references. Printed
-# as a table (p50, p99, transactions/s, p50 over host veth's) with the target "direct+busy+irq
-# p50 <= 1.0x host veth p50" (a warning when missed, not a failure); in $BENCH_OUT as
+# as a table (p50, p99, transactions/s, p50 over host veth's) with the target "p50 <= 1.0x host
+# veth p50" for the two busy-polling steps (a warning when missed, not a failure); in $BENCH_OUT as
 # "rr_ladder" (--rr-ladder alone: replaced in the $BENCH_OUT there is, the other sections left
 # as they were), and rr-ladder.png next to it (p50 bars, p99 error bars, host veth as a line).
 # A kernel without lkl.direct_irq ignores it (the report's stack.observed.boot_params shows null
@@ -96,7 +102,7 @@
 #
 # Run time on a 2-core machine: about 5 minutes, 2 for the table with the default sizes and 2 to
 # 3 for the ladder (3 runs of 20 streams of 512M, plus the references), about 1 for the
-# system-call table, 1.5 for the RR ladder (3 runs of 7 rows of 3 s); --quick about 1 minute;
+# system-call table, 1.5 for the RR ladder (3 runs of 8 rows of 3 s); --quick about 1 minute;
 # --tick 2 more minutes (plus the build of the second kernel the first time: a few minutes,
 # less with ccache).
 #
@@ -128,6 +134,7 @@ idle_s=${BENCH_TICK_IDLE_SECONDS:-10}
 rrl_runs=${BENCH_RR_LADDER_RUNS:-3}
 rrl_s=${BENCH_RR_LADDER_SECONDS:-3}
 rrl_busy=${BENCH_RR_LADDER_BUSY_US:-50}
+rrl_busy_read=${BENCH_RR_LADDER_BUSY_READ_US:-200}
 rows=host-loopback,host-veth,lkl-loopback,lkl-tap,lkl-raw,lkl-shm
 ladder_links=tap,shm
 only=() # the sections named by --ladder-only, --syscall, --tick
@@ -179,6 +186,8 @@ fi
 	die "BENCH_RR_LADDER_RUNS: expected a count of 1 or more, got \"$rrl_runs\""
 [[ $rrl_busy =~ ^[1-9][0-9]*$ ]] ||
 	die "BENCH_RR_LADDER_BUSY_US: expected microseconds above 0, got \"$rrl_busy\""
+[[ $rrl_busy_read =~ ^[1-9][0-9]*$ ]] ||
+	die "BENCH_RR_LADDER_BUSY_READ_US: expected microseconds above 0, got \"$rrl_busy_read\""
 positive_seconds() { [[ $1 =~ ^[0-9]*\.?[0-9]+$ && ! $1 =~ ^[0.]*$ ]]; }
 positive_seconds "$syscall_s" ||
 	die "BENCH_SYSCALL_SECONDS: expected seconds above 0, got \"$syscall_s\""
@@ -943,12 +952,13 @@ if [ "$run_rr_ladder" = 1 ]; then
 	read -r rrl_cpu_a rrl_cpu_b < <(python3 -c \
 		'import os; c = sorted(os.sched_getaffinity(0)); print(c[0], c[-1])')
 	# One line per step: name, --lkl-syscall, --lkl-pin of server,client, lkl.direct_irq,
-	# --lkl-busy-poll (0: none).
-	rrl_steps="shadow shadow off,off 0 0
-shadow+pin shadow $rrl_cpu_a,$rrl_cpu_b 0 0
-direct direct off,off 0 0
-direct+busy direct off,off 0 $rrl_busy
-direct+busy+irq direct off,off 1 $rrl_busy"
+	# --lkl-busy-poll, net.core.busy_read (0: none).
+	rrl_steps="shadow shadow off,off 0 0 0
+shadow+pin shadow $rrl_cpu_a,$rrl_cpu_b 0 0 0
+direct direct off,off 0 0 0
+direct+busy direct off,off 0 $rrl_busy 0
+direct+busy+irq direct off,off 1 $rrl_busy 0
+direct+busy_read direct off,off 1 0 $rrl_busy_read"
 	rrl_skip=
 	# (All of the help read: grep -q would leave lkl-perf a closed pipe, a failure to pipefail.)
 	case $("$perf" --help) in
@@ -957,9 +967,10 @@ direct+busy+irq direct off,off 1 $rrl_busy"
 	esac
 
 	# Runs step $1 (--lkl-syscall $2, --lkl-pin server,client $3, lkl.direct_irq=$4,
-	# --lkl-busy-poll $5) over the lkl-shm row, run $6: $work/rrl-<step>-<run>.*
+	# --lkl-busy-poll $5, net.core.busy_read $6) over the lkl-shm row, run $7:
+	# $work/rrl-<step>-<run>.*
 	run_rr_step() {
-		local stem=rrl-$1-$6 both
+		local stem=rrl-$1-$7 both
 		server=() client=() skip_reason=
 		row_lkl-shm
 		[ -z "$rrl_skip" ] || skip_reason=$rrl_skip
@@ -969,6 +980,7 @@ direct+busy+irq direct off,off 1 $rrl_busy"
 		fi
 		both=(--lkl-syscall "$2" --lkl-boot-param "lkl.direct_irq=$4")
 		[ "$5" = 0 ] || both+=(--lkl-busy-poll "$5")
+		[ "$6" = 0 ] || both+=(--lkl-sysctl "net.core.busy_read=$6")
 		server+=("${both[@]}" --lkl-pin "${3%,*}")
 		client+=("${both[@]}" --lkl-pin "${3#*,}")
 		run_pair "$stem" "${rrl_tests[@]}"
@@ -980,9 +992,9 @@ direct+busy+irq direct off,off 1 $rrl_busy"
 			note "bench: RR ladder run $run/$rrl_runs: reference $ref"
 			run_row "$ref" "rrl-ref-$ref-$run" "${rrl_tests[@]}"
 		done
-		while read -r step mode pins irq busy; do
-			note "bench: RR ladder run $run/$rrl_runs: $step (syscall $mode, pin $pins, direct_irq $irq, busy poll $busy us)"
-			run_rr_step "$step" "$mode" "$pins" "$irq" "$busy" "$run"
+		while read -r step mode pins irq busy busy_read; do
+			note "bench: RR ladder run $run/$rrl_runs: $step (syscall $mode, pin $pins, direct_irq $irq, busy poll $busy us, busy_read $busy_read us)"
+			run_rr_step "$step" "$mode" "$pins" "$irq" "$busy" "$busy_read" "$run"
 		done <<<"$rrl_steps"
 	done
 	printf '%s\n' "$rrl_steps" >"$work/rrl.steps"
@@ -1000,7 +1012,7 @@ import time
 
 work, out, runs, seconds, warmup, elapsed = sys.argv[1:7]
 runs = int(runs)
-TARGET_STEP, TARGET_RATIO = "direct+busy+irq", 1.0
+TARGET_STEPS, TARGET_RATIO = ("direct+busy+irq", "direct+busy_read"), 1.0
 
 
 def skipped(stem):
@@ -1054,10 +1066,10 @@ for r in refs.values():
 
 steps, known = [], set()
 for line in open(os.path.join(work, "rrl.steps")):
-    name, mode, pins, irq, busy = line.split()
+    name, mode, pins, irq, busy, busy_read = line.split()
     pin_server, pin_client = pins.split(",")
     step = {"step": name, "syscall": mode, "pin": {"server": pin_server, "client": pin_client},
-            "direct_irq": int(irq), "busy_poll_us": int(busy),
+            "direct_irq": int(irq), "busy_poll_us": int(busy), "busy_read_us": int(busy_read),
             **summary(f"rrl-{name}")}
     if step.get("p50_us") and ref_p50:
         step["p50_ratio_to_reference"] = step["p50_us"] / ref_p50
@@ -1068,18 +1080,22 @@ for line in open(os.path.join(work, "rrl.steps")):
         known.add(seen["lkl.direct_irq"] is not None)
     steps.append(step)
 
-target = None
-t = next((s for s in steps if s["step"] == TARGET_STEP), {})
-if t.get("p50_ratio_to_reference") is not None:
-    target = {"text": f"{TARGET_STEP} p50 <= {TARGET_RATIO:.1f}x {reference} p50",
-              "ratio": t["p50_ratio_to_reference"],
-              "met": t["p50_ratio_to_reference"] <= TARGET_RATIO}
+targets = []
+for name in TARGET_STEPS:
+    t = next((s for s in steps if s["step"] == name), {})
+    if t.get("p50_ratio_to_reference") is not None:
+        targets.append({"step": name, "text": f"{name} p50 <= {TARGET_RATIO:.1f}x {reference} p50",
+                        "ratio": t["p50_ratio_to_reference"],
+                        "met": t["p50_ratio_to_reference"] <= TARGET_RATIO})
+# "target": the better of the busy-polling steps.
+target = min(targets, key=lambda t: t["ratio"]) if targets else None
 
 rr_ladder = {
     "test": "TCP_RR, 1-byte request and response, library to library over the shared-memory"
             " link (lkl-shm)",
     "seconds_per_run": float(seconds), "warmup_transactions": int(warmup), "runs": runs,
     "reference": reference, "references": refs, "steps": steps, "target": target,
+    "targets": targets,
     "direct_irq_known": (True if known == {True} else False if known == {False}
                          else None),
     "elapsed": elapsed, "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -1108,14 +1124,14 @@ print(f"\nRR ladder: 1-byte TCP_RR library <-> library over the shared-memory li
       f" per run, median of {runs} run(s); x{reference or 'ref'}: p50 over {reference}'s"
       f" ({elapsed})")
 head = (f"{'step':<17}{'syscall':<8}{'pin srv,cli':>12}{'direct_irq':>11}{'busy us':>8}"
-        f"{'p50 us':>9}{'p99 us':>9}{'tx/s':>8}{'xveth' if reference == 'host-veth' else 'xref':>7}")
+        f"{'read us':>8}{'p50 us':>9}{'p99 us':>9}{'tx/s':>8}{'xveth' if reference == 'host-veth' else 'xref':>7}")
 print(head)
 print("-" * len(head))
 for name, r in refs.items():
     if "skipped" in r:
         print(f"{name:<17}  skipped: {r['skipped']}")
         continue
-    print(f"{name:<17}{'host':<8}{'':>12}{'':>11}{'':>8}" + cell(r["p50_us"], "{:.1f}", 9)
+    print(f"{name:<17}{'host':<8}{'':>12}{'':>11}{'':>8}{'':>8}" + cell(r["p50_us"], "{:.1f}", 9)
           + cell(r["p99_us"], "{:.1f}", 9) + cell(r["tps"], "{:.0f}", 8)
           + cell(r.get("p50_ratio_to_reference"), "{:.2f}", 7))
 for s in steps:
@@ -1127,17 +1143,19 @@ for s in steps:
         irq += "?"  # the kernel does not know it
     print(f"{s['step']:<17}{s['syscall']:<8}"
           f"{s['pin']['server'] + ',' + s['pin']['client']:>12}{irq:>11}"
-          f"{s['busy_poll_us'] or '-':>8}" + cell(s["p50_us"], "{:.1f}", 9)
+          f"{s['busy_poll_us'] or '-':>8}{s['busy_read_us'] or '-':>8}"
+          + cell(s["p50_us"], "{:.1f}", 9)
           + cell(s["p99_us"], "{:.1f}", 9) + cell(s["tps"], "{:.0f}", 8)
           + cell(s.get("p50_ratio_to_reference"), "{:.2f}", 7))
 if rr_ladder["direct_irq_known"] is False:
     print("  direct_irq ?: this kernel does not know lkl.direct_irq (no"
           " /sys/module/lkl/parameters/direct_irq), so it ignored it: its steps differ only by"
           " the other options")
-if target:
-    line = (f"target {target['text']}: {target['ratio']:.2f}x "
-            f"{'met' if target['met'] else 'MISSED'}")
-    print(f"  {line}" if target["met"] else f"warning: {line}")
+print("  busy us: the device thread's receive busy polling; read us: net.core.busy_read (the"
+      " caller polls)")
+for t in targets:
+    line = f"target {t['text']}: {t['ratio']:.2f}x {'met' if t['met'] else 'MISSED'}"
+    print(f"  {line}" if t["met"] else f"warning: {line}")
 print(f"JSON: {out} (\"rr_ladder\")")
 EOF
 	draw_charts "$json_out"

@@ -205,6 +205,22 @@ void lkl_cpu_put(void)
 }
 
 /**
+ * lkl_cpu_relax - cpu_relax(): the kernel spins until another thread acts
+ *
+ * What the kernel waits for in a spin loop is done by another host thread
+ * (a device thread filling a ring that a busy-polling syscall reads), which
+ * may need the very host CPU the spinner runs on: offer it, as a hypervisor
+ * takes a vCPU that spins on PAUSE off its CPU.
+ */
+void lkl_cpu_relax(void)
+{
+	if (lkl_ops->relax)
+		lkl_ops->relax();
+	else
+		barrier();
+}
+
+/**
  * lkl_cpu_change_owner - hand the CPU to the host thread of the next task
  * @owner: that host thread
  */

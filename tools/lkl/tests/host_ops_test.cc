@@ -424,6 +424,28 @@ TEST(Thread, PinKernelThreadsAfterThreadsEnded) {
   EXPECT_EQ(ops.pin_kernel_threads(LKL_PIN_OFF), 0);
 }
 
+// A spinner that yields lets another thread of its CPU run: here one (created on the same single
+// CPU) that must set a flag before the spinner gives up after 100,000 yields.
+TEST(Thread, RelaxLetsAThreadOfTheSameCpuRun) {
+  ASSERT_NE(ops.relax, nullptr);
+  cpu_set_t allowed;
+  ASSERT_EQ(pthread_getaffinity_np(pthread_self(), sizeof(allowed), &allowed), 0);
+  int cpu = 0;
+  while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &allowed)) cpu++;
+  ASSERT_LT(cpu, CPU_SETSIZE);
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  ASSERT_EQ(pthread_setaffinity_np(pthread_self(), sizeof(one), &one), 0);
+  std::atomic<bool> ran{false};
+  std::thread other([&] { ran = true; });  // inherits the single CPU
+  int rounds = 0;
+  for (; rounds < 100000 && !ran; rounds++) ops.relax();
+  other.join();
+  pthread_setaffinity_np(pthread_self(), sizeof(allowed), &allowed);
+  EXPECT_TRUE(ran) << "the other thread did not run during " << rounds << " yields";
+}
+
 // ---- thread-local storage ---------------------------------------------------------------------
 
 std::atomic<int> destructor_calls{0};

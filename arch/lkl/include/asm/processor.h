@@ -50,7 +50,8 @@ struct thread_struct {
 
 #define task_pt_regs(tsk)	(&(tsk)->thread.regs)
 
-#define cpu_relax()		barrier()
+void lkl_cpu_relax(void);
+#define cpu_relax()		lkl_cpu_relax()
 
 /* Without an MMU every address is the host's; user space has no limit. */
 #define TASK_SIZE		(~0UL)

@@ -41,6 +41,9 @@ long gettid() noexcept;
 // <lkl/asm/host_ops.h>.
 int pin_kernel_threads(int cpu) noexcept;
 
+// The relax host operation: sched_yield().
+void yield() noexcept;
+
 // Starts a host thread for the kernel: named @name (at most 15 characters, e.g. "lkl-timer", seen
 // in /proc and top), listed as a kernel thread until it ends so that pin_kernel_threads() applies
 // to it, and with every asynchronous signal blocked, so that the application's signal handlers

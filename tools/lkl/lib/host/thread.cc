@@ -254,4 +254,6 @@ long gettid() noexcept { return syscall(SYS_gettid); }
 
 int pin_kernel_threads(int cpu) noexcept { return threads.pin(cpu); }
 
+void yield() noexcept { sched_yield(); }
+
 }  // namespace lkl::host

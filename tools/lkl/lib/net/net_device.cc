@@ -46,22 +46,11 @@ constexpr int kRxBatch = 64;
 // whose barriers do not order its own store and load (see VirtQueue::signal_overdue); only
 // while something is outstanding, never when the device is quiet.
 constexpr int kSafetyNetMs = 20;
-constexpr unsigned kMaxSpin = 1024;
 
 std::uint64_t now_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<std::uint64_t>(ts.tv_sec) * 1000000000ULL + ts.tv_nsec;
-}
-
-void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#else
-  asm volatile("" ::: "memory");
-#endif
 }
 
 // The spec's feature dependencies (5.1.3.1): drop what lacks its prerequisite.
@@ -191,7 +180,6 @@ void *NetDevice::thread_main(void *arg) {
 }
 
 void NetDevice::poll_loop(unsigned generation) noexcept {
-  unsigned spin = 1;
   BusyPollBudget budget(options_.busy_poll_us * 1000ULL);
   bool active = false;
   // A thread that stopped itself (and was detached) must not run on into a restarted device.
@@ -212,7 +200,6 @@ void NetDevice::poll_loop(unsigned generation) noexcept {
     }
     if (work) {
       active = true;
-      spin = 1;
       if (options_.busy_poll_us) budget.work(now_ns());
       continue;
     }
@@ -220,14 +207,14 @@ void NetDevice::poll_loop(unsigned generation) noexcept {
       const std::uint64_t now = now_ns();
       budget.idle(now);
       if (budget.remaining(now) > 0) {
-        for (unsigned i = 0; i < spin; i++) cpu_relax();
-        spin = std::min(spin * 2, kMaxSpin);
+        // Offer the CPU in every round: whatever thread this one waits for (the peer's
+        // device thread, or this instance's caller busy-polling a socket) may need it.
+        host::yield();
         continue;
       }
     }
     wait(active);
     active = false;
-    spin = 1;
   }
 }
 

@@ -78,6 +78,11 @@ struct lkl_jmp_buf {
  *	such a thread. Never touches other threads. Returns the CPU pinned
  *	to (0 for %LKL_PIN_OFF), -EINVAL for a CPU the process may not use,
  *	another negative errno on failure; NULL: pinning is unsupported
+ * @relax: optional: let other runnable host threads have the calling
+ *	thread's host CPU for a while (POSIX: sched_yield()). The kernel calls
+ *	it in cpu_relax(), i.e. while it spins until another host thread makes
+ *	progress (a device thread filling a ring the kernel busy-polls);
+ *	NULL: spin
  */
 struct lkl_host_operations {
 	const char *virtio_devices;
@@ -132,6 +137,7 @@ struct lkl_host_operations {
 	void *(*memset)(void *s, int c, unsigned long count);
 
 	int (*pin_kernel_threads)(int cpu);
+	void (*relax)(void);
 };
 
 /* Values of lkl_pin_kernel_threads() and pin_kernel_threads besides a CPU. */

@@ -83,8 +83,9 @@
 #                    kernel's socket busy polling instead: net.core.busy_read
 #                    BENCH_RR_LADDER_BUSY_READ_US (default 200): a recv() with nothing to read
 #                    polls the device's NAPI context itself (the calling thread, with the CPU)
-#                    for up to that long before it sleeps, offering its host CPU in every
-#                    round (cpu_relax(): the relax host operation)
+#                    for up to that long before it sleeps; in every round cpu_relax() (the
+#                    relax host operation) takes frames from the backend on that thread when
+#                    the device thread is not at it, or else offers the host CPU
 # with host-veth and host-loopback TCP_RR, measured in the same run, as the references. Printed
 # as a table (p50, p99, transactions/s, p50 over host veth's) with the target "p50 <= 1.0x host
 # veth p50" for the two busy-polling steps (a warning when missed, not a failure); in $BENCH_OUT as

@@ -54,7 +54,7 @@ struct lkl_host_operations lkl_host_ops = {
     .memcpy = ::memcpy,
     .memset = ::memset,
     .pin_kernel_threads = host::pin_kernel_threads,
-    .relax = host::yield,
+    .relax = host::relax,
 };
 
 }  // extern "C"

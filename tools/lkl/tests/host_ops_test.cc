@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "host/host.h"
 #include "iomem.h"
 
 extern "C" {
@@ -444,6 +445,42 @@ TEST(Thread, RelaxLetsAThreadOfTheSameCpuRun) {
   other.join();
   pthread_setaffinity_np(pthread_self(), sizeof(allowed), &allowed);
   EXPECT_TRUE(ran) << "the other thread did not run during " << rounds << " yields";
+}
+
+// The relax operation runs the registered pollers on the spinning thread (a device's receive
+// path) until their registration is removed; the table is bounded and says so.
+TEST(Thread, RelaxRunsRegisteredPollers) {
+  struct Counter {
+    int calls = 0;
+    bool progress = false;
+  } a, b;
+  const auto poll = [](void *arg) {
+    auto *c = static_cast<Counter *>(arg);
+    c->calls++;
+    return c->progress;
+  };
+  ASSERT_TRUE(lkl::host::add_relax_poller(poll, &a));
+  ASSERT_TRUE(lkl::host::add_relax_poller(poll, &b));
+  b.progress = true;
+  ops.relax();
+  ops.relax();
+  EXPECT_EQ(a.calls, 2);
+  EXPECT_EQ(b.calls, 2);
+  lkl::host::remove_relax_poller(&a);
+  ops.relax();
+  EXPECT_EQ(a.calls, 2);
+  EXPECT_EQ(b.calls, 3);
+  lkl::host::remove_relax_poller(&b);
+  ops.relax();
+  EXPECT_EQ(b.calls, 3);
+
+  std::vector<Counter> many(65);
+  int added = 0;
+  for (auto &c : many) added += lkl::host::add_relax_poller(poll, &c);
+  EXPECT_EQ(added, 64) << "the table holds 64 pollers";
+  for (auto &c : many) lkl::host::remove_relax_poller(&c);
+  ops.relax();
+  for (const auto &c : many) EXPECT_LE(c.calls, 0);
 }
 
 // ---- thread-local storage ---------------------------------------------------------------------

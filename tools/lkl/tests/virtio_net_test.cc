@@ -352,8 +352,11 @@ INSTANTIATE_TEST_SUITE_P(Offloads, LinkTest,
 
 // The kernel's socket busy polling: a recv() with nothing to read runs the device's NAPI poll on
 // the calling thread (spinning, with cpu_relax() offering the host CPU to the device thread that
-// fills the ring) instead of sleeping until the interrupt. The kernel counts the frames its busy
-// polling received (TcpExt BusyPollRxPackets): without SO_BUSY_POLL none, with it some. The echo
+// fills the ring, or fills it itself: the relax host operation runs the device's receive on the
+// spinning thread when the device thread is not at it) instead of sleeping until the interrupt.
+// The kernel counts the frames its busy polling received (TcpExt BusyPollRxPackets), the device
+// the ones a spinner took from the backend (rx_spin_polled): without SO_BUSY_POLL none, with it
+// some. The echo
 // holds each reply back 300 us, so that the read() has begun to wait when it comes even when the
 // call reaches the kernel through a shadow thread; how many replies the spinner then catches
 // depends on how often it keeps its CPU meanwhile (most on an idle machine, 1,992 of 2,000
@@ -368,18 +371,26 @@ TEST(BusyPollTest, SocketBusyPollingReceivesOnTheCaller) {
   };
   const long before = busy_polled();
   ASSERT_GE(before, 0) << "no TcpExt BusyPollRxPackets in the library's /proc/net/netstat";
+  const lkl_netdev_stats s0 = link->device->stats();
   const Latency plain = RoundTrips(*link, kRounds, 0, kDelayUs);
   const long after_plain = busy_polled();
+  const lkl_netdev_stats s1 = link->device->stats();
   const Latency polled = RoundTrips(*link, kRounds, 1000, kDelayUs);
   const long after_polled = busy_polled();
+  const lkl_netdev_stats s2 = link->device->stats();
   std::printf(
       "[ %-24s ] %d round trips, replies held 300 us: blocking p50 %.1f us, p99 %.1f us; "
       "SO_BUSY_POLL 1000 us p50 "
-      "%.1f us, p99 %.1f us; frames received by busy polling: %ld, %ld\n",
+      "%.1f us, p99 %.1f us; frames received by busy polling: %ld, %ld; of those taken from the "
+      "backend by the spinning caller, not the device thread: %llu, %llu\n",
       link->label.c_str(), kRounds, plain.p50_us, plain.p99_us, polled.p50_us, polled.p99_us,
-      after_plain - before, after_polled - after_plain);
+      after_plain - before, after_polled - after_plain, s1.rx_spin_polled - s0.rx_spin_polled,
+      s2.rx_spin_polled - s1.rx_spin_polled);
   EXPECT_EQ(after_plain - before, 0) << "busy polling without SO_BUSY_POLL";
+  EXPECT_EQ(s1.rx_spin_polled, s0.rx_spin_polled) << "nothing spun, yet a spinner received";
   EXPECT_GT(after_polled - after_plain, 0) << "no reply was received by the caller's busy polling";
+  EXPECT_GT(s2.rx_spin_polled, s1.rx_spin_polled)
+      << "the spinning caller never took a frame from the backend itself";
 }
 
 // The features the driver ended up with, as the kernel reports them ('0'/'1' per bit).

@@ -93,6 +93,11 @@ struct lkl_netdev_stats {
    * (HOST_ECN) or received as one (GUEST_ECN). Without the feature the sender cuts them itself.
    */
   unsigned long long rx_gso_ecn, tx_gso_ecn;
+  /*
+   * Frames received by a kernel thread spinning in cpu_relax() (a recv() busy-polling with
+   * SO_BUSY_POLL or net.core.busy_read) instead of the device's poll thread: no hand-off.
+   */
+  unsigned long long rx_spin_polled;
 };
 
 /**

@@ -41,8 +41,17 @@ long gettid() noexcept;
 // <lkl/asm/host_ops.h>.
 int pin_kernel_threads(int cpu) noexcept;
 
-// The relax host operation: sched_yield().
+// sched_yield(): offers the calling thread's host CPU.
 void yield() noexcept;
+
+// relax.cc: the relax host operation. Runs the registered pollers on the spinning thread (each
+// returns whether it made progress, e.g. delivered a frame), then yields the host CPU if none did.
+// A poller runs with the kernel's CPU held by the spinner, never concurrently with the removal of
+// its registration, and must not block.
+using RelaxPoller = bool (*)(void *arg);
+bool add_relax_poller(RelaxPoller fn, void *arg) noexcept;  // false: table full
+void remove_relax_poller(void *arg) noexcept;  // every poller with arg; waits for a running one
+void relax() noexcept;
 
 // Starts a host thread for the kernel: named @name (at most 15 characters, e.g. "lkl-timer", seen
 // in /proc and top), listed as a kernel thread until it ends so that pin_kernel_threads() applies

@@ -135,10 +135,16 @@ bool NetDevice::start(virtio::MmioTransport *transport, std::uint64_t features) 
   }
   if (host::spawn_thread(&thread_, thread_main, this, "lkl-net") != 0) return false;
   thread_running_ = true;
+  // Not fatal either: the poll thread alone then receives.
+  if (!spin_polled_) spin_polled_ = host::add_relax_poller(spin_poll, this);
   return true;
 }
 
 void NetDevice::stop() noexcept {
+  if (spin_polled_) {
+    host::remove_relax_poller(this);
+    spin_polled_ = false;
+  }
   if (thread_running_) {
     stop_.store(true, std::memory_order_release);
     kick();
@@ -186,12 +192,11 @@ void NetDevice::poll_loop(unsigned generation) noexcept {
   while (!stop_.load(std::memory_order_acquire) && generation_.load() == generation) {
     bool work = false;
     if (!broken_) {
-      VirtQueue &rxq = transport_->queue(kRxQueue);
-      if (rx_starving_.load() && rxq.has_avail()) {
-        rx_starving_.store(false);
-        rxq.disable_notify();
+      // A kernel thread busy-polling may be receiving for us (spin_poll): then look again later.
+      if (!rx_busy_.exchange(true, std::memory_order_acquire)) {
+        work = rx_step();
+        rx_busy_.store(false, std::memory_order_release);
       }
-      if (!rx_starving_.load()) work = rx_batch();
       if (tx_blocked_) {
         const std::uint64_t before = stats_.tx_frames.load(std::memory_order_relaxed);
         tx_run();
@@ -248,6 +253,28 @@ void NetDevice::wait(bool recently_active) noexcept {
 }
 
 // ---- receive --------------------------------------------------------------------------------
+
+bool NetDevice::rx_step() noexcept {
+  VirtQueue &rxq = transport_->queue(kRxQueue);
+  if (rx_starving_.load() && rxq.has_avail()) {
+    rx_starving_.store(false);
+    rxq.disable_notify();
+  }
+  return !rx_starving_.load() && rx_batch();
+}
+
+bool NetDevice::spin_poll(void *arg) noexcept {
+  auto *device = static_cast<NetDevice *>(arg);
+  if (device->stop_.load(std::memory_order_acquire) || device->broken_ ||
+      device->rx_busy_.exchange(true, std::memory_order_acquire))
+    return false;
+  const std::uint64_t before = device->stats_.rx_frames.load(std::memory_order_relaxed);
+  const bool work = device->rx_step();
+  bump(device->stats_.rx_spin_polled,
+       device->stats_.rx_frames.load(std::memory_order_relaxed) - before);
+  device->rx_busy_.store(false, std::memory_order_release);
+  return work;
+}
 
 bool NetDevice::rx_batch() noexcept {
   bool progress = false;

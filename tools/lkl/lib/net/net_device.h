@@ -4,7 +4,9 @@
 // in busy-poll mode, for a budget that follows the arrival gap: net/busy_poll.h), reads each
 // frame straight into the driver's posted buffers, checks the header the backend gave, and
 // raises the device interrupt per batch. When the interrupt can be taken at once, the kernel's
-// NAPI poll runs on this same thread.
+// NAPI poll runs on this same thread. A kernel thread spinning in cpu_relax() (a recv() that
+// busy-polls the NAPI context) does the same receive work itself when the poll thread is not at
+// it (the relax host operation's pollers): the frame then needs no thread hand-off at all.
 //
 // Transmit runs on the driver's QueueNotify write, i.e. inline on the kernel thread that queued
 // the frames: no thread hand-off on the latency path, and the notification suppression index is
@@ -54,6 +56,7 @@ struct NetStats {
   std::atomic<std::uint64_t> rx_bad_chain{0};    // receive chains with readable buffers
   std::atomic<std::uint64_t> rx_errors{0};       // backend receive errors
   std::atomic<std::uint64_t> rx_starved{0};      // times a frame waited for receive buffers
+  std::atomic<std::uint64_t> rx_spin_polled{0};  // delivered by a kernel thread in cpu_relax()
   std::atomic<std::uint64_t> tx_frames{0}, tx_bytes{0};
   std::atomic<std::uint64_t> tx_bad_chain{0};   // writable buffers, or too short: dropped
   std::atomic<std::uint64_t> tx_bad_header{0};  // header the negotiation does not allow: dropped
@@ -110,7 +113,9 @@ class NetDevice final : public virtio::VirtioDevice {
   void kick() noexcept;
   void signal() noexcept;
 
+  bool rx_step() noexcept;  // rx_busy_ held: refill check, then a batch
   bool rx_batch() noexcept;
+  static bool spin_poll(void *arg) noexcept;  // the relax poller: rx_step() if nobody else is
   Rx rx_one() noexcept;
   bool fill_stash() noexcept;
   bool wait_for_buffers() noexcept;
@@ -135,6 +140,10 @@ class NetDevice final : public virtio::VirtioDevice {
   std::atomic<unsigned> generation_{0};  // one per start()
   std::atomic<bool> rx_starving_{false};
   std::atomic<bool> broken_{false};  // a queue broke: the device idles until reset
+  // Receive runs on one thread at a time: the poll thread, or a kernel thread that spins in
+  // cpu_relax() (a busy-polling recv()) and takes the ring's frames itself (host::relax()).
+  std::atomic<bool> rx_busy_{false};
+  bool spin_polled_ = false;  // registered as a relax poller
 
   // Receive chains taken from the ring but not used yet (a ring of kStash entries).
   static constexpr unsigned kStash = 64;

@@ -276,6 +276,7 @@ int lkl_netdev_get_stats(int id, struct lkl_netdev_stats *out) {
   out->tx_large = get(s.tx_large);
   out->tx_gso = get(s.tx_gso);
   out->tx_csum_partial = get(s.tx_csum_partial);
+  out->rx_spin_polled = get(s.rx_spin_polled);
   out->rx_gso_ecn = get(s.rx_gso_ecn);
   out->tx_gso_ecn = get(s.tx_gso_ecn);
   return 0;

@@ -29,9 +29,9 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdlib>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <stdexcept>
 #include <string_view>
 #include <vector>
@@ -873,10 +873,11 @@ class CeMarking {
   long long Marked(const std::string &chain) const {
     std::string out;
     if (Shell("nft list chain inet " + table_ + " " + chain, &out) != 0) return -1;
-    static const std::regex kCounter("counter packets ([0-9]+)");
+    static constexpr std::string_view kCounter = "counter packets ";
     long long sum = 0;
-    for (std::sregex_iterator it(out.begin(), out.end(), kCounter), end; it != end; ++it)
-      sum += std::stoll((*it)[1].str());
+    for (size_t at = out.find(kCounter); at != std::string::npos;
+         at = out.find(kCounter, at + kCounter.size()))
+      sum += std::strtoll(out.c_str() + at + kCounter.size(), nullptr, 10);
     return sum;
   }
 
